@@ -1,0 +1,3 @@
+"""storelens.datasets: the synthetic multi-camera store simulator, dataset formats (YOLO, COCO,
+MOTChallenge) and adapters for public datasets. Knows nothing about serving.
+"""

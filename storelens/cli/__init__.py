@@ -1,0 +1,42 @@
+"""The `storelens` command: the one face that reaches every subpackage.
+
+Each command imports what it needs inside its body, so `storelens --help` stays fast and the
+core stays importable without torch, Ray or MLflow. Errors a user can fix (a bad store file, a
+missing path) are printed as one clear message and exit code 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from storelens._version import __version__
+from storelens.cli import bench, demo, store
+
+app = typer.Typer(
+    name="storelens",
+    help="Which shopper took which product, and did they pay for it?",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(store.app, name="store")
+app.command("demo")(demo.demo)
+app.command("bench")(bench.bench)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"storelens {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """storelens: computer vision for physical stores."""
+
+
+def main() -> None:
+    app()

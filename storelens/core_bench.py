@@ -1,0 +1,85 @@
+"""Benchmarks of the core array maths against the libraries that do the same job.
+
+Each suite returns rows `(operation, implementation, size, ms per call)`; `storelens bench`
+prints them as one table. Nothing here asserts a speed: numbers are for people to compare.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    suite: str
+    operation: str
+    implementation: str
+    size: str
+    ms_per_call: float
+
+
+def time_call(fn: Callable[[], object], repeats: int = 5, min_seconds: float = 0.05) -> float:
+    """Best-of-`repeats` milliseconds per call, each repeat running ≥ `min_seconds`."""
+    fn()  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        calls, start = 0, time.perf_counter()
+        while True:
+            fn()
+            calls += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= min_seconds:
+                break
+        best = min(best, elapsed / calls)
+    return best * 1e3
+
+
+def core_suite(seed: int = 0) -> list[BenchRow]:
+    import cv2
+    import torch
+    import torchvision
+
+    from storelens.boxes import box_iou_batch
+    from storelens.geometry import look_at_rotation, points_in_polygon, project_points
+
+    rng = np.random.default_rng(seed)
+    rows: list[BenchRow] = []
+
+    # IoU between the tracks and detections of 64 cameras x 20 people, as one batch.
+    n = 1280
+    xy = rng.uniform(0, 600, (n, 2))
+    boxes = np.concatenate([xy, xy + rng.uniform(20, 120, (n, 2))], axis=1).astype(np.float32)
+    boxes_t = torch.from_numpy(boxes)
+    size = f"{n}x{n} boxes"
+    rows.append(BenchRow("core", "pairwise IoU", "storelens box_iou_batch (numpy)", size,
+                         time_call(lambda: box_iou_batch(boxes, boxes))))
+    rows.append(BenchRow("core", "pairwise IoU", "torchvision.ops.box_iou (CPU)", size,
+                         time_call(lambda: torchvision.ops.box_iou(boxes_t, boxes_t))))
+
+    # Projecting 3-D points (e.g. corners of every simulated object) into one camera.
+    pts = rng.uniform([0, 0, 0], [12, 8, 2], (20_000, 3))
+    R = look_at_rotation([0.4, 0.4, 3.2], [4, 3.6, 0])
+    t = -R @ np.array([0.4, 0.4, 3.2])
+    K = np.array([[270.0, 0, 320], [0, 270.0, 240], [0, 0, 1]])
+    dist = np.array([-0.05, 0.01, 0, 0, 0])
+    rvec, _ = cv2.Rodrigues(R)
+    rows.append(BenchRow("core", "project points", "storelens project_points", "20k points",
+                         time_call(lambda: project_points(pts, K, R, t, dist))))
+    rows.append(BenchRow("core", "project points", "cv2.projectPoints", "20k points",
+                         time_call(lambda: cv2.projectPoints(pts, rvec, t, K, dist))))
+
+    # Which of 2,000 foot points stand in a shelf zone.
+    foot = rng.uniform(0, 10, (2000, 2))
+    poly = np.array([[1, 1], [6, 1.5], [7, 5], [3, 7], [0.5, 4]], float)
+    poly_cv = poly.astype(np.float32).reshape(-1, 1, 2)
+    foot_cv = [tuple(map(float, p)) for p in foot]
+    rows.append(BenchRow("core", "point in polygon", "storelens points_in_polygon", "2k points",
+                         time_call(lambda: points_in_polygon(foot, poly))))
+    rows.append(BenchRow("core", "point in polygon", "cv2.pointPolygonTest (per point)",
+                         "2k points",
+                         time_call(lambda: [cv2.pointPolygonTest(poly_cv, p, False) for p in foot_cv])))
+    return rows

@@ -1,0 +1,32 @@
+"""Where storelens finds things on this machine, each overridable by an environment variable.
+
+`../shared/data` exists on the project's machines and in CI, never on a user's machine: code
+reaches it only through `shared_data_dir()`, which returns None when it is absent.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SHARED_DATA_ENV = "STORELENS_SHARED_DATA"
+RUNS_DIR_ENV = "STORELENS_RUNS_DIR"
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def shared_data_dir() -> Path | None:
+    """`$STORELENS_SHARED_DATA`, else `../shared/data` beside the checkout or the cwd; None if absent."""
+    explicit = os.environ.get(SHARED_DATA_ENV)
+    if explicit:
+        path = Path(explicit).expanduser()
+        return path if path.is_dir() else None
+    for base in (_REPO_ROOT, Path.cwd()):
+        candidate = base.parent / "shared" / "data"
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def runs_dir() -> Path:
+    """Where generated data goes (git-ignored): `$STORELENS_RUNS_DIR` or `./runs`."""
+    return Path(os.environ.get(RUNS_DIR_ENV, "runs")).expanduser()
