@@ -44,7 +44,11 @@ def format_validation_error(err: ValidationError, source: str) -> str:
         if not e["loc"]:  # a whole-model check already names its fields in the message
             lines.append(f"  {msg}")
             continue
-        got = "" if e["type"] == "missing" else f" (got {_short(e.get('input'))})"
+        value = e.get("input")
+        # a missing dict key carries the whole parent mapping: too long to be useful
+        got = (
+            "" if e["type"] == "missing" and isinstance(value, dict) else f" (got {_short(value)})"
+        )
         lines.append(f"  {field_path(e['loc'])}: {msg}{got}")
     return "\n".join(lines)
 
@@ -72,7 +76,7 @@ def read_yaml(path: str | Path) -> Any:
 
 
 def load_model(path: str | Path, model: type[ModelT]) -> ModelT:
-    """Read a YAML file into `model`, e.g. `load_model("configs/stores/demo_store.yaml", StoreLayout)`."""
+    """Read a YAML file into `model`, e.g. `load_model("store.yaml", StoreLayout)`."""
     data = read_yaml(path)
     if data is None:
         raise ConfigError(f"{path}: the file is empty")

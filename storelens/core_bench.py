@@ -55,10 +55,24 @@ def core_suite(seed: int = 0) -> list[BenchRow]:
     boxes = np.concatenate([xy, xy + rng.uniform(20, 120, (n, 2))], axis=1).astype(np.float32)
     boxes_t = torch.from_numpy(boxes)
     size = f"{n}x{n} boxes"
-    rows.append(BenchRow("core", "pairwise IoU", "storelens box_iou_batch (numpy)", size,
-                         time_call(lambda: box_iou_batch(boxes, boxes))))
-    rows.append(BenchRow("core", "pairwise IoU", "torchvision.ops.box_iou (CPU)", size,
-                         time_call(lambda: torchvision.ops.box_iou(boxes_t, boxes_t))))
+    rows.append(
+        BenchRow(
+            "core",
+            "pairwise IoU",
+            "storelens box_iou_batch (numpy)",
+            size,
+            time_call(lambda: box_iou_batch(boxes, boxes)),
+        )
+    )
+    rows.append(
+        BenchRow(
+            "core",
+            "pairwise IoU",
+            "torchvision.ops.box_iou (CPU)",
+            size,
+            time_call(lambda: torchvision.ops.box_iou(boxes_t, boxes_t)),
+        )
+    )
 
     # Projecting 3-D points (e.g. corners of every simulated object) into one camera.
     pts = rng.uniform([0, 0, 0], [12, 8, 2], (20_000, 3))
@@ -67,19 +81,46 @@ def core_suite(seed: int = 0) -> list[BenchRow]:
     K = np.array([[270.0, 0, 320], [0, 270.0, 240], [0, 0, 1]])
     dist = np.array([-0.05, 0.01, 0, 0, 0])
     rvec, _ = cv2.Rodrigues(R)
-    rows.append(BenchRow("core", "project points", "storelens project_points", "20k points",
-                         time_call(lambda: project_points(pts, K, R, t, dist))))
-    rows.append(BenchRow("core", "project points", "cv2.projectPoints", "20k points",
-                         time_call(lambda: cv2.projectPoints(pts, rvec, t, K, dist))))
+    rows.append(
+        BenchRow(
+            "core",
+            "project points",
+            "storelens project_points",
+            "20k points",
+            time_call(lambda: project_points(pts, K, R, t, dist)),
+        )
+    )
+    rows.append(
+        BenchRow(
+            "core",
+            "project points",
+            "cv2.projectPoints",
+            "20k points",
+            time_call(lambda: cv2.projectPoints(pts, rvec, t, K, dist)),
+        )
+    )
 
     # Which of 2,000 foot points stand in a shelf zone.
     foot = rng.uniform(0, 10, (2000, 2))
     poly = np.array([[1, 1], [6, 1.5], [7, 5], [3, 7], [0.5, 4]], float)
     poly_cv = poly.astype(np.float32).reshape(-1, 1, 2)
     foot_cv = [tuple(map(float, p)) for p in foot]
-    rows.append(BenchRow("core", "point in polygon", "storelens points_in_polygon", "2k points",
-                         time_call(lambda: points_in_polygon(foot, poly))))
-    rows.append(BenchRow("core", "point in polygon", "cv2.pointPolygonTest (per point)",
-                         "2k points",
-                         time_call(lambda: [cv2.pointPolygonTest(poly_cv, p, False) for p in foot_cv])))
+    rows.append(
+        BenchRow(
+            "core",
+            "point in polygon",
+            "storelens points_in_polygon",
+            "2k points",
+            time_call(lambda: points_in_polygon(foot, poly)),
+        )
+    )
+    rows.append(
+        BenchRow(
+            "core",
+            "point in polygon",
+            "cv2.pointPolygonTest (per point)",
+            "2k points",
+            time_call(lambda: [cv2.pointPolygonTest(poly_cv, p, False) for p in foot_cv]),
+        )
+    )
     return rows

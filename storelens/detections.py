@@ -9,7 +9,6 @@ type, filtered with boolean masks and joined with `Detections.concatenate`. Trac
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,9 +17,9 @@ import numpy.typing as npt
 NO_TRACKER_ID = -1
 
 
-def _column(
-    name: str, value: npt.ArrayLike | None, n: int, dtype: Any, default: Any
-) -> np.ndarray:
+def _column(name: str, value: npt.ArrayLike | None, n: int, dtype: Any, default: Any) -> np.ndarray:
+    if dtype is np.str_:  # let numpy size the string dtype; a bare np.str_ would truncate to 1
+        dtype = np.asarray(default if value is None else value).astype(str).dtype
     if value is None:
         return np.full(n, default, dtype=dtype)
     arr = np.asarray(value)
@@ -34,7 +33,6 @@ def _column(
         raise ValueError(f"Detections.{name}: cannot be read as {np.dtype(dtype)}: {err}") from None
 
 
-@dataclass(eq=False)
 class Detections:
     """Boxes with their per-box attributes, all as N-length arrays.
 
@@ -54,53 +52,56 @@ class Detections:
         1
     """
 
-    xyxy: npt.ArrayLike
-    confidence: npt.ArrayLike | None = None
-    class_id: npt.ArrayLike | None = None
-    tracker_id: npt.ArrayLike | None = None
-    camera_id: npt.ArrayLike | str | None = None
-    timestamp: npt.ArrayLike | float | None = None
-    embedding: npt.ArrayLike | None = None
-    data: dict[str, np.ndarray] = field(default_factory=dict)
+    __slots__ = (
+        "xyxy",
+        "confidence",
+        "class_id",
+        "tracker_id",
+        "camera_id",
+        "timestamp",
+        "embedding",
+        "data",
+    )
 
-    def __post_init__(self) -> None:
-        xyxy = np.asarray(self.xyxy, dtype=np.float32)
-        if xyxy.size == 0:
-            xyxy = xyxy.reshape(0, 4)
-        if xyxy.ndim != 2 or xyxy.shape[1] != 4:
-            raise ValueError(f"Detections.xyxy: expected shape (N, 4), got {xyxy.shape}")
-        n = len(xyxy)
-        self.xyxy = xyxy
-        self.confidence = _column("confidence", self.confidence, n, np.float32, 1.0)
-        self.class_id = _column("class_id", self.class_id, n, np.int64, 0)
-        self.tracker_id = _column("tracker_id", self.tracker_id, n, np.int64, NO_TRACKER_ID)
-        self.camera_id = _column("camera_id", self.camera_id, n, np.str_, "")
-        self.timestamp = _column("timestamp", self.timestamp, n, np.float64, np.nan)
-        if self.embedding is not None:
-            emb = np.asarray(self.embedding, dtype=np.float32)
+    def __init__(
+        self,
+        xyxy: npt.ArrayLike,
+        confidence: npt.ArrayLike | None = None,
+        class_id: npt.ArrayLike | None = None,
+        tracker_id: npt.ArrayLike | None = None,
+        camera_id: npt.ArrayLike | None = None,
+        timestamp: npt.ArrayLike | None = None,
+        embedding: npt.ArrayLike | None = None,
+        data: Mapping[str, npt.ArrayLike] | None = None,
+    ) -> None:
+        boxes = np.asarray(xyxy, dtype=np.float32)
+        if boxes.size == 0:
+            boxes = boxes.reshape(0, 4)
+        if boxes.ndim != 2 or boxes.shape[1] != 4:
+            raise ValueError(f"Detections.xyxy: expected shape (N, 4), got {boxes.shape}")
+        n = len(boxes)
+        self.xyxy: np.ndarray = boxes
+        self.confidence: np.ndarray = _column("confidence", confidence, n, np.float32, 1.0)
+        self.class_id: np.ndarray = _column("class_id", class_id, n, np.int64, 0)
+        self.tracker_id: np.ndarray = _column("tracker_id", tracker_id, n, np.int64, NO_TRACKER_ID)
+        self.camera_id: np.ndarray = _column("camera_id", camera_id, n, np.str_, "")
+        self.timestamp: np.ndarray = _column("timestamp", timestamp, n, np.float64, np.nan)
+        self.embedding: np.ndarray | None = None
+        if embedding is not None:
+            emb = np.asarray(embedding, dtype=np.float32)
             if emb.ndim != 2 or len(emb) != n:
                 raise ValueError(
                     f"Detections.embedding: expected shape ({n}, D) to match xyxy, got {emb.shape}"
                 )
             self.embedding = emb
-        checked: dict[str, np.ndarray] = {}
-        for key, value in self.data.items():
+        self.data: dict[str, np.ndarray] = {}
+        for key, value in (data or {}).items():
             arr = np.asarray(value)
             if arr.ndim == 0 or len(arr) != n:
                 raise ValueError(
                     f"Detections.data[{key!r}]: expected {n} rows to match xyxy, got {arr.shape}"
                 )
-            checked[key] = arr
-        self.data = checked
-
-    # Typed views: after __post_init__ the fields are always arrays.
-    xyxy: np.ndarray  # type: ignore[no-redef]
-    confidence: np.ndarray  # type: ignore[no-redef]
-    class_id: np.ndarray  # type: ignore[no-redef]
-    tracker_id: np.ndarray  # type: ignore[no-redef]
-    camera_id: np.ndarray  # type: ignore[no-redef]
-    timestamp: np.ndarray  # type: ignore[no-redef]
-    embedding: np.ndarray | None  # type: ignore[no-redef]
+            self.data[key] = arr
 
     @classmethod
     def empty(cls, embedding_dim: int | None = None) -> Detections:
@@ -159,9 +160,7 @@ class Detections:
             confidence=np.concatenate([p.confidence for p in parts]),
             class_id=np.concatenate([p.class_id for p in parts]),
             tracker_id=np.concatenate([p.tracker_id for p in parts]),
-            camera_id=np.concatenate([p.camera_id.astype(object) for p in parts]).astype(str)
-            if parts
-            else None,
+            camera_id=np.concatenate([p.camera_id for p in parts]),
             timestamp=np.concatenate([p.timestamp for p in parts]),
             embedding=np.concatenate([p.embedding for p in parts]) if True in has_emb else None,
             data={k: np.concatenate([p.data[k] for p in parts]) for k in parts[0].data},
@@ -183,7 +182,11 @@ class Detections:
         if unknown:
             raise TypeError(f"Detections has no field(s) {sorted(unknown)}")
         current.update(fields)
-        return Detections(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in current.items()})
+        copied: dict[str, Any] = {
+            k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in current.items()
+        }
+        copied["data"] = {k: np.array(v, copy=True) for k, v in copied["data"].items()}
+        return Detections(**copied)
 
     def split_by_camera(self) -> Mapping[str, Detections]:
         """The batch split into one `Detections` per camera, in sorted camera order."""

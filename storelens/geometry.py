@@ -140,13 +140,10 @@ def clip_polygon_to_rect(
         with np.errstate(divide="ignore", invalid="ignore"):  # parallel edges never cross
             frac = (bound - start[:, axis]) / (end[:, axis] - start[:, axis])
             crossing = start + frac[:, None] * (end - start)
-        pieces = []
-        for s, e, s_in, e_in, c in zip(start, end, inside_start, inside_end, crossing, strict=True):
-            if s_in:
-                pieces.append(s)
-            if s_in != e_in:
-                pieces.append(c)
-        out = np.array(pieces).reshape(-1, 2)
+        # each edge emits its start point when inside, then the crossing when it changes side
+        emitted = np.stack([start, crossing], axis=1)
+        keep = np.stack([inside_start, inside_start != inside_end], axis=1)
+        out = emitted[keep].reshape(-1, 2)
     return out
 
 
@@ -179,7 +176,9 @@ class CameraGeometry:
 
     def _require_pose(self, what: str) -> None:
         if not self.has_pose:
-            raise ValueError(f"{what} needs intrinsics and a pose; this camera has a homography only")
+            raise ValueError(
+                f"{what} needs intrinsics and a pose; this camera has a homography only"
+            )
 
     def project(self, points_world: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """(N,3) store-frame points → pixels (N,2), depth (N,). See `project_points`."""
@@ -189,7 +188,7 @@ class CameraGeometry:
     def undistort_pixels(self, pixels: npt.ArrayLike) -> np.ndarray:
         """(N,2) distorted pixels → (N,2) pixels of the ideal pinhole camera with the same K."""
         pts = np.asarray(pixels, float).reshape(-1, 2)
-        if self.dist is None or not np.any(self.dist) or len(pts) == 0:
+        if self.K is None or self.dist is None or not np.any(self.dist) or len(pts) == 0:
             return pts
         return cv2.undistortPoints(pts[:, None, :], self.K, self.dist, P=self.K).reshape(-1, 2)
 
@@ -203,8 +202,12 @@ class CameraGeometry:
         """(N,2) image points (e.g. `boxes.foot_points`) → (N,2) floor points in metres."""
         return apply_homography(self.image_to_floor_homography(), self.undistort_pixels(pixels))
 
-    def footprint(self, floor_rect: tuple[float, float, float, float], max_range: float = 30.0,
-                  samples_per_edge: int = 32) -> np.ndarray:
+    def footprint(
+        self,
+        floor_rect: tuple[float, float, float, float],
+        max_range: float = 30.0,
+        samples_per_edge: int = 32,
+    ) -> np.ndarray:
         """Floor area the camera sees, as a (K,2) polygon clipped to `floor_rect`.
 
         The image border is sampled; rays that miss the floor (above the horizon) or land
@@ -212,23 +215,31 @@ class CameraGeometry:
         """
         w, h = self.width, self.height
         s = np.linspace(0, 1, samples_per_edge, endpoint=False)
-        border = np.concatenate([
-            np.stack([s * w, np.zeros_like(s)], 1), np.stack([np.full_like(s, w), s * h], 1),
-            np.stack([(1 - s) * w, np.full_like(s, h)], 1), np.stack([np.zeros_like(s), (1 - s) * h], 1),
-        ])
+        border = np.concatenate(
+            [
+                np.stack([s * w, np.zeros_like(s)], 1),
+                np.stack([np.full_like(s, w), s * h], 1),
+                np.stack([(1 - s) * w, np.full_like(s, h)], 1),
+                np.stack([np.zeros_like(s), (1 - s) * h], 1),
+            ]
+        )
         if not self.has_pose:
             polygon = self.image_to_floor(border)
             polygon = polygon[np.isfinite(polygon).all(axis=1)]
             return clip_polygon_to_rect(polygon, *floor_rect)
         assert self.K is not None and self.R is not None
         ideal = self.undistort_pixels(border)
-        rays_cam = np.concatenate([(ideal - self.K[:2, 2]) / np.diag(self.K)[:2], np.ones((len(ideal), 1))], 1)
+        rays_cam = np.concatenate(
+            [(ideal - self.K[:2, 2]) / np.diag(self.K)[:2], np.ones((len(ideal), 1))], 1
+        )
         rays = rays_cam @ self.R  # camera→world for row vectors: d_w = R^T d_c
         centre = self.position
         with np.errstate(divide="ignore", invalid="ignore"):  # horizontal rays never land
             scale = -centre[2] / rays[:, 2]
             hits = centre[:2] + scale[:, None] * rays[:, :2]
-        horizontal = rays[:, :2] / np.maximum(np.linalg.norm(rays[:, :2], axis=1, keepdims=True), 1e-12)
+        horizontal = rays[:, :2] / np.maximum(
+            np.linalg.norm(rays[:, :2], axis=1, keepdims=True), 1e-12
+        )
         far = centre[:2] + max_range * horizontal
         dist = np.linalg.norm(hits - centre[:2], axis=1)
         use_far = ~((rays[:, 2] < 0) & (scale > 0) & (dist <= max_range))

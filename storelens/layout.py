@@ -14,7 +14,14 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from storelens.config import load_model
 from storelens.geometry import CameraGeometry, intrinsics_from_hfov, look_at_rotation
@@ -105,9 +112,13 @@ class Camera(_Model):
     intrinsics: Intrinsics | None = None
     distortion: Annotated[list[float], Field(min_length=4, max_length=5)] = [0.0] * 5
     pose: Pose | None = None
-    homography: Annotated[list[Annotated[list[float], Field(min_length=3, max_length=3)]],
-                          Field(min_length=3, max_length=3)] | None = Field(
-        default=None, description="image→floor 3x3 homography, when no calibration exists")
+    homography: (
+        Annotated[
+            list[Annotated[list[float], Field(min_length=3, max_length=3)]],
+            Field(min_length=3, max_length=3),
+        ]
+        | None
+    ) = Field(default=None, description="image→floor 3x3 homography, when no calibration exists")
 
     @model_validator(mode="after")
     def _geometry_given(self) -> Camera:
@@ -125,8 +136,15 @@ class Camera(_Model):
         if self.pose is None or self.intrinsics is None:
             return CameraGeometry(width=width, height=height, image_to_floor_H=H)
         R, t = self.pose.rotation_translation()
-        return CameraGeometry(width=width, height=height, K=self.intrinsics.matrix(width, height),
-                              dist=np.asarray(self.distortion, float), R=R, t=t, image_to_floor_H=H)
+        return CameraGeometry(
+            width=width,
+            height=height,
+            K=self.intrinsics.matrix(width, height),
+            dist=np.asarray(self.distortion, float),
+            R=R,
+            t=t,
+            image_to_floor_H=H,
+        )
 
 
 class Facing(_Model):
@@ -142,18 +160,22 @@ class ShelfUnit(_Model):
     shelf_id: StableId
     polygon: Polygon
     front_edge: Annotated[int, Field(ge=0)] = Field(
-        0, description="index i of the polygon edge (i → i+1) that faces the aisle")
+        0, description="index i of the polygon edge (i → i+1) that faces the aisle"
+    )
     height_m: PositiveFloat
     levels: Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=1)] = Field(
-        description="height of each shelf board above the floor, bottom first")
+        description="height of each shelf board above the floor, bottom first"
+    )
     slots_per_level: Annotated[int, Field(ge=1)]
     planogram: list[Facing] = []
 
     @model_validator(mode="after")
     def _consistent(self) -> ShelfUnit:
         if self.front_edge >= len(self.polygon):
-            raise ValueError(f"front_edge {self.front_edge} does not exist: the polygon has "
-                             f"{len(self.polygon)} edges")
+            raise ValueError(
+                f"front_edge {self.front_edge} does not exist: the polygon has "
+                f"{len(self.polygon)} edges"
+            )
         if any(b <= a for a, b in zip(self.levels, self.levels[1:], strict=False)):
             raise ValueError(f"levels {self.levels} must increase from the bottom board up")
         if self.levels[-1] >= self.height_m:
@@ -161,11 +183,13 @@ class ShelfUnit(_Model):
         seen: set[tuple[int, int]] = set()
         for i, f in enumerate(self.planogram):
             if f.level >= len(self.levels):
-                raise ValueError(f"planogram[{i}].level: {f.level} but the unit has "
-                                 f"{len(self.levels)} levels")
+                raise ValueError(
+                    f"planogram[{i}].level: {f.level} but the unit has {len(self.levels)} levels"
+                )
             if f.slot >= self.slots_per_level:
-                raise ValueError(f"planogram[{i}].slot: {f.slot} but slots_per_level is "
-                                 f"{self.slots_per_level}")
+                raise ValueError(
+                    f"planogram[{i}].slot: {f.slot} but slots_per_level is {self.slots_per_level}"
+                )
             if (f.level, f.slot) in seen:
                 raise ValueError(f"planogram[{i}]: level {f.level} slot {f.slot} is used twice")
             seen.add((f.level, f.slot))
@@ -208,11 +232,13 @@ class Product(_Model):
     sku: StableId
     name: str = Field(min_length=1)
     size_m: tuple[PositiveFloat, PositiveFloat, PositiveFloat] = Field(
-        description="width, height, depth of one unit")
+        description="width, height, depth of one unit"
+    )
     price: Annotated[float, Field(ge=0)]
     rfid_tagged: bool = False
     grocery_class: str | None = Field(
-        default=None, description="GroceryStoreDataset fine class whose photos show this SKU")
+        default=None, description="GroceryStoreDataset fine class whose photos show this SKU"
+    )
 
 
 class StoreLayout(_Model):
@@ -258,11 +284,14 @@ class StoreLayout(_Model):
         for i, shelf in enumerate(self.shelves):
             for j, facing in enumerate(shelf.planogram):
                 if facing.sku not in skus:
-                    raise ValueError(f"shelves[{i}].planogram[{j}].sku: {facing.sku!r} is not in "
-                                     "the catalogue")
+                    raise ValueError(
+                        f"shelves[{i}].planogram[{j}].sku: {facing.sku!r} is not in the catalogue"
+                    )
         w, d = self.floor.width_m, self.floor.depth_m
         polygons = [(f"shelves[{i}]", s.polygon) for i, s in enumerate(self.shelves)]
-        polygons += [(f"checkout_lanes[{i}]", ln.polygon) for i, ln in enumerate(self.checkout_lanes)]
+        polygons += [
+            (f"checkout_lanes[{i}]", ln.polygon) for i, ln in enumerate(self.checkout_lanes)
+        ]
         polygons += [(f"rfid_gates[{i}]", g.polygon) for i, g in enumerate(self.rfid_gates)]
         polygons += [(f"entrances[{i}]", e.polygon) for i, e in enumerate(self.entrances)]
         for where, poly in polygons:

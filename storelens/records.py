@@ -43,7 +43,9 @@ class FrameRange(_Record):
     @model_validator(mode="after")
     def _ordered(self) -> FrameRange:
         if self.last_frame < self.first_frame:
-            raise ValueError(f"last_frame {self.last_frame} is before first_frame {self.first_frame}")
+            raise ValueError(
+                f"last_frame {self.last_frame} is before first_frame {self.first_frame}"
+            )
         return self
 
 

@@ -15,7 +15,7 @@ _REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def shared_data_dir() -> Path | None:
-    """`$STORELENS_SHARED_DATA`, else `../shared/data` beside the checkout or the cwd; None if absent."""
+    """`$STORELENS_SHARED_DATA`, else `../shared/data` beside the checkout or the cwd, else None."""
     explicit = os.environ.get(SHARED_DATA_ENV)
     if explicit:
         path = Path(explicit).expanduser()

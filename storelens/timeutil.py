@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 
 def to_iso(t: float) -> str:
-    """Epoch seconds → ISO-8601 in UTC with millisecond precision, e.g. `2026-11-25T10:00:00.000+00:00`."""
+    """Epoch seconds → ISO-8601 UTC in milliseconds, e.g. `2026-11-25T10:00:00.000+00:00`."""
     if not math.isfinite(t):
         raise ValueError(f"timestamp {t!r} is not a finite number of seconds")
     return datetime.fromtimestamp(t, tz=UTC).isoformat(timespec="milliseconds")

@@ -12,8 +12,9 @@ console = Console()
 
 
 def bench(
-    out: Path | None = typer.Option(None, help="also write the rows as CSV here "
-                                    "(default: runs/bench/results.csv)"),
+    out: Path | None = typer.Option(
+        None, help="also write the rows as CSV here (default: runs/bench/results.csv)"
+    ),
 ) -> None:
     """Measure storelens against the libraries and trackers it is compared with."""
     import csv
@@ -39,6 +40,8 @@ def bench(
     with path.open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["suite", "operation", "implementation", "size", "ms_per_call"])
-        writer.writerows([r.suite, r.operation, r.implementation, r.size, f"{r.ms_per_call:.4f}"]
-                         for r in all_rows)
+        writer.writerows(
+            [r.suite, r.operation, r.implementation, r.size, f"{r.ms_per_call:.4f}"]
+            for r in all_rows
+        )
     console.print(f"rows written to {path}")

@@ -17,7 +17,9 @@ console = Console()
 
 
 def demo(
-    store: Path | None = typer.Option(None, help="store layout YAML (default: the built-in demo store)"),
+    store: Path | None = typer.Option(
+        None, help="store layout YAML (default: the built-in demo store)"
+    ),
     out: Path | None = typer.Option(None, help="output folder (default: runs/demo)"),
 ) -> None:
     """Run the main job end to end on the demo store and say where the results are."""

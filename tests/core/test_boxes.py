@@ -1,0 +1,89 @@
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from storelens.boxes import (
+    box_area,
+    box_iou_batch,
+    clip_xyxy,
+    foot_points,
+    tlwh_to_xyxy,
+    xyah_to_xyxy,
+    xywh_to_xyxy,
+    xyxy_to_tlwh,
+    xyxy_to_xyah,
+    xyxy_to_xywh,
+)
+
+
+def random_boxes(n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 500, (n, 2))
+    return np.concatenate([xy, xy + rng.uniform(1, 100, (n, 2))], axis=1).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    ("xyxy", "xywh", "tlwh", "xyah"),
+    [
+        ([[0, 0, 10, 20]], [[5, 10, 10, 20]], [[0, 0, 10, 20]], [[5, 10, 0.5, 20]]),
+        ([[2, 4, 6, 6]], [[4, 5, 4, 2]], [[2, 4, 4, 2]], [[4, 5, 2.0, 2]]),
+        (np.zeros((0, 4)), np.zeros((0, 4)), np.zeros((0, 4)), np.zeros((0, 4))),
+    ],
+)
+def test_conversions_table(xyxy, xywh, tlwh, xyah):
+    np.testing.assert_allclose(xyxy_to_xywh(xyxy), xywh)
+    np.testing.assert_allclose(xyxy_to_tlwh(xyxy), tlwh)
+    np.testing.assert_allclose(xyxy_to_xyah(xyxy), xyah)
+    np.testing.assert_allclose(xywh_to_xyxy(xywh), np.asarray(xyxy, float).reshape(-1, 4))
+    np.testing.assert_allclose(tlwh_to_xyxy(tlwh), np.asarray(xyxy, float).reshape(-1, 4))
+    np.testing.assert_allclose(xyah_to_xyxy(xyah), np.asarray(xyxy, float).reshape(-1, 4))
+
+
+def test_round_trips_random():
+    boxes = random_boxes(200)
+    np.testing.assert_allclose(xywh_to_xyxy(xyxy_to_xywh(boxes)), boxes, atol=1e-3)
+    np.testing.assert_allclose(xyah_to_xyxy(xyxy_to_xyah(boxes)), boxes, atol=1e-3)
+
+
+def test_zero_height_box_has_zero_aspect_not_nan():
+    assert xyxy_to_xyah([[1, 1, 5, 1]])[0, 2] == 0
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ([[0, 0, 2, 2]], [[1, 1, 3, 3]], [[1 / 7]]),
+        ([[0, 0, 2, 2]], [[0, 0, 2, 2]], [[1.0]]),
+        ([[0, 0, 2, 2]], [[2, 2, 3, 3]], [[0.0]]),  # touching corners
+        ([[0, 0, 0, 0]], [[0, 0, 0, 0]], [[0.0]]),  # empty boxes: 0, not NaN
+        ([[0, 0, 4, 4]], [[1, 1, 2, 2], [0, 0, 4, 2]], [[1 / 16, 0.5]]),
+    ],
+)
+def test_iou_table(a, b, expected):
+    np.testing.assert_allclose(box_iou_batch(a, b), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize(("n", "m"), [(0, 0), (0, 3), (3, 0)])
+def test_iou_empty_shapes(n, m):
+    assert box_iou_batch(np.zeros((n, 4)), np.zeros((m, 4))).shape == (n, m)
+
+
+def test_iou_matches_torchvision():
+    a, b = random_boxes(64, seed=1), random_boxes(48, seed=2)
+    ours = box_iou_batch(a, b)
+    theirs = torchvision.ops.box_iou(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [[1, 2, 3], [[1, 2, 3]], np.zeros((2, 4, 1))])
+def test_bad_shapes_name_the_argument(bad):
+    with pytest.raises(ValueError, match=r"boxes_a: expected shape \(N, 4\)"):
+        box_iou_batch(bad, [[0, 0, 1, 1]])
+
+
+def test_area_clip_and_foot_points():
+    boxes = np.array([[10, 10, 30, 50], [-5, -5, 5, 700], [4, 4, 2, 2]], np.float32)
+    np.testing.assert_allclose(box_area(boxes), [800, 7050, 0])
+    np.testing.assert_allclose(clip_xyxy(boxes, 640, 480)[1], [0, 0, 5, 480])
+    np.testing.assert_allclose(foot_points(boxes[:1]), [[20, 50]])
