@@ -1,0 +1,1 @@
+"""Dataset formats the field's tools read: MOTChallenge, YOLO and COCO."""

@@ -1,0 +1,10 @@
+"""The synthetic multi-camera store: shoppers, staff, shelves, POS and RFID with complete
+ground truth, rendered through the store's own cameras.
+
+Stages, one module each: `scenario` (what happens, as counts and rates), `behaviour` (who goes
+where and does what, on JuPedSim pedestrian dynamics), `appearance` (how people and products
+look), `scene` (the 3-D primitives of one instant), `render` (a z-buffered rasteriser per
+camera), `effects` (lighting, noise, blur, lens distortion), `groundtruth` (boxes and
+visibility from the rendered id buffer) and `writer` (videos and ground-truth files).
+`storelens.datasets.simulate.simulate` runs them all.
+"""
