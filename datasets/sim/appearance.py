@@ -29,10 +29,12 @@ log = logging.getLogger(__name__)
 TEXTURE_SIZE = (48, 64)  # width, height of every product texture (small: warps stay cheap)
 PHOTOS_PER_SKU = 3  # in-store photos used beside the iconic image
 
-SKIN_TONES = np.array([[60, 80, 120], [80, 110, 160], [110, 150, 200], [140, 180, 225],
-                       [170, 200, 235]], np.uint8)  # BGR
-HAIR_COLOURS = np.array([[20, 20, 25], [30, 50, 90], [60, 100, 150], [140, 170, 200],
-                         [200, 200, 200]], np.uint8)
+SKIN_TONES = np.array(
+    [[60, 80, 120], [80, 110, 160], [110, 150, 200], [140, 180, 225], [170, 200, 235]], np.uint8
+)  # BGR
+HAIR_COLOURS = np.array(
+    [[20, 20, 25], [30, 50, 90], [60, 100, 150], [140, 170, 200], [200, 200, 200]], np.uint8
+)
 STAFF_SHIRT = np.array([40, 110, 30], np.uint8)  # the store's green uniform
 STAFF_TROUSERS = np.array([40, 35, 30], np.uint8)
 
@@ -63,26 +65,37 @@ class PersonLook:
 
 
 def _random_colour(rng: np.random.Generator) -> np.ndarray:
-    hsv = np.array([[[rng.integers(0, 180), rng.integers(40, 255), rng.integers(50, 240)]]], np.uint8)
+    hsv = np.array(
+        [[[rng.integers(0, 180), rng.integers(40, 255), rng.integers(50, 240)]]], np.uint8
+    )
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0]
 
 
-def sample_person_looks(rng: np.random.Generator, n: int, height: Range, staff: int = 0) -> list[PersonLook]:
+def sample_person_looks(
+    rng: np.random.Generator, n: int, height: Range, staff: int = 0
+) -> list[PersonLook]:
     """n looks; the last `staff` of them wear the staff uniform."""
     looks = []
     for i in range(n):
         is_staff = i >= n - staff
         h = float(rng.uniform(height.low, height.high))
         shirt = STAFF_SHIRT if is_staff else _random_colour(rng)
-        looks.append(PersonLook(
-            height_m=h, shoulder_m=float(rng.uniform(0.36, 0.50)) * h / 1.75,
-            depth_m=float(rng.uniform(0.20, 0.28)),
-            skin=SKIN_TONES[rng.integers(len(SKIN_TONES))], hair=HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))],
-            shirt=shirt, shirt_alt=_random_colour(rng) if not is_staff else shirt,
-            trousers=STAFF_TROUSERS if is_staff else _random_colour(rng) // 2 + 20,
-            pattern="solid" if is_staff else str(rng.choice(["solid", "stripes", "checks"], p=[0.5, 0.3, 0.2])),
-            staff=is_staff,
-        ))
+        looks.append(
+            PersonLook(
+                height_m=h,
+                shoulder_m=float(rng.uniform(0.36, 0.50)) * h / 1.75,
+                depth_m=float(rng.uniform(0.20, 0.28)),
+                skin=SKIN_TONES[rng.integers(len(SKIN_TONES))],
+                hair=HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))],
+                shirt=shirt,
+                shirt_alt=_random_colour(rng) if not is_staff else shirt,
+                trousers=STAFF_TROUSERS if is_staff else _random_colour(rng) // 2 + 20,
+                pattern="solid"
+                if is_staff
+                else str(rng.choice(["solid", "stripes", "checks"], p=[0.5, 0.3, 0.2])),
+                staff=is_staff,
+            )
+        )
     return looks
 
 
@@ -104,8 +117,10 @@ class ProductTextures:
                 images = [_generated_texture(product.sku, product.name)]
             self.bank[product.sku] = images
         if self.source == "generated":
-            log.warning("GroceryStoreDataset not found (set STORELENS_SHARED_DATA): products get "
-                        "generated packaging instead of real photos")
+            log.warning(
+                "GroceryStoreDataset not found (set STORELENS_SHARED_DATA): products get "
+                "generated packaging instead of real photos"
+            )
 
     def for_unit(self, sku: str, unit_index: int) -> np.ndarray:
         images = self.bank[sku]
@@ -155,7 +170,7 @@ def _load_class_images(root: Path, entry: tuple[str, list[str]]) -> list[np.ndar
             h, w = photo.shape[:2]
             side = int(min(h, w) * 0.7)  # the product fills the middle of an in-store photo
             y0, x0 = (h - side) // 2, (w - side) // 2
-            images.append(_fit(photo[y0:y0 + side, x0:x0 + side]))
+            images.append(_fit(photo[y0 : y0 + side, x0 : x0 + side]))
     return images
 
 
@@ -165,7 +180,7 @@ def _crop_to_content(image: np.ndarray) -> np.ndarray:
     ys, xs = np.nonzero(mask)
     if len(xs) < 50:
         return image
-    return image[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    return image[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
 
 
 def _generated_texture(sku: str, name: str) -> np.ndarray:
@@ -174,8 +189,16 @@ def _generated_texture(sku: str, name: str) -> np.ndarray:
     img = np.empty((h, w, 3), np.uint8)
     img[:] = _random_colour(rng)
     band = _random_colour(rng)
-    img[h // 3: h // 3 + h // 4] = band
-    cv2.putText(img, sku[-3:], (3, h // 3 + h // 6), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
-                (255, 255, 255), 1, cv2.LINE_AA)
+    img[h // 3 : h // 3 + h // 4] = band
+    cv2.putText(
+        img,
+        sku[-3:],
+        (3, h // 3 + h // 6),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.45,
+        (255, 255, 255),
+        1,
+        cv2.LINE_AA,
+    )
     cv2.putText(img, name[:6], (2, h - 6), cv2.FONT_HERSHEY_PLAIN, 0.7, (20, 20, 20), 1)
     return img

@@ -18,12 +18,13 @@ import numpy as np
 
 from storelens.datasets.sim.appearance import PersonLook, sample_person_looks
 from storelens.datasets.sim.scenario import Range, Scenario
-from storelens.datasets.sim.stock import CARRIED, IN_HAND, Facings, Stock, build_facings
+from storelens.datasets.sim.stock import Facings, Stock, build_facings
 from storelens.layout import StoreLayout
 
 SHOPPER, STAFF = 0, 1
 ARRIVE_M = 0.2  # a walk ends this close to its target
 STUCK_S = 12.0  # a walk that makes no progress for this long gives up where it is
+REACHABLE_M = 0.8  # a shelf action only happens this close to the facing's stand point
 AGENT_RADIUS_M = 0.22
 QUEUE_SPACING_M = 0.75
 SPAWN_CLEARANCE_M = 0.6
@@ -114,8 +115,14 @@ class Timeline:
 class StoreBehaviour:
     """Runs a scenario in a store and records a `Timeline` (see module docstring)."""
 
-    def __init__(self, layout: StoreLayout, scenario: Scenario, seed: int, fps: float,
-                 product_catalogue: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        layout: StoreLayout,
+        scenario: Scenario,
+        seed: int,
+        fps: float,
+        product_catalogue: dict[str, Any] | None = None,
+    ) -> None:
         import jupedsim as jps
         import shapely
 
@@ -127,11 +134,16 @@ class StoreBehaviour:
         self.price = {p.sku: p.price for p in layout.catalogue}
         self.tagged = {p.sku: p.rfid_tagged for p in layout.catalogue}
         floor = shapely.box(0, 0, layout.floor.width_m, layout.floor.depth_m)
-        shelves = shapely.union_all([shapely.Polygon(s.polygon).buffer(0.02) for s in layout.shelves])
+        shelves = shapely.union_all(
+            [shapely.Polygon(s.polygon).buffer(0.02) for s in layout.shelves]
+        )
         self.walkable = floor.difference(shelves)
         self.steps_per_frame = max(1, int(np.ceil((1.0 / fps) / 0.05)))
-        self.sim = jps.Simulation(model=jps.AnticipationVelocityModel(rng_seed=int(seed)),
-                                  geometry=self.walkable, dt=1.0 / fps / self.steps_per_frame)
+        self.sim = jps.Simulation(
+            model=jps.AnticipationVelocityModel(rng_seed=int(seed)),
+            geometry=self.walkable,
+            dt=1.0 / fps / self.steps_per_frame,
+        )
         stage = self.sim.add_direct_steering_stage()
         self.journey = self.sim.add_journey(jps.JourneyDescription([stage]))
         self.stage = stage
@@ -155,7 +167,9 @@ class StoreBehaviour:
         for e in self.layout.entrances:
             if e.direction in (direction, "both"):
                 return e
-        raise ValueError(f"store {self.layout.store_id!r} has no entrance for direction {direction!r}")
+        raise ValueError(
+            f"store {self.layout.store_id!r} has no entrance for direction {direction!r}"
+        )
 
     def _lane_geometry(self, lane) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         poly = np.asarray(lane.polygon, float)
@@ -185,18 +199,30 @@ class StoreBehaviour:
             party.pays = rng.random() >= sc.checkout.leave_without_paying_rate
             for m in range(int(size)):
                 gid += 1
-                person = Person(index=len(self.persons), gid=gid, role=SHOPPER, party=p_idx,
-                                look=looks[gid - 1], speed=_uniform(rng, sc.crowd.walk_speed_mps),
-                                enter_t=float(arrive) + 0.8 * m)
+                person = Person(
+                    index=len(self.persons),
+                    gid=gid,
+                    role=SHOPPER,
+                    party=p_idx,
+                    look=looks[gid - 1],
+                    speed=_uniform(rng, sc.crowd.walk_speed_mps),
+                    enter_t=float(arrive) + 0.8 * m,
+                )
                 party.members.append(person.index)
                 self.persons.append(person)
             self.parties.append(party)
             self._plan_party(party)
         for _ in range(sc.crowd.staff):
             gid += 1
-            person = Person(index=len(self.persons), gid=gid, role=STAFF, party=-1,
-                            look=looks[gid - 1], speed=_uniform(rng, Range(low=0.9, high=1.2)),
-                            enter_t=float(rng.uniform(0, 5)))
+            person = Person(
+                index=len(self.persons),
+                gid=gid,
+                role=STAFF,
+                party=-1,
+                look=looks[gid - 1],
+                speed=_uniform(rng, Range(low=0.9, high=1.2)),
+                enter_t=float(rng.uniform(0, 5)),
+            )
             self.persons.append(person)
             self._plan_staff(person)
 
@@ -208,7 +234,9 @@ class StoreBehaviour:
             shelves_by_visit.append(int(rng.integers(len(self.layout.shelves))))
         for rank, member in enumerate(party.members):
             person = self.persons[member]
-            visits = shelves_by_visit if rank == 0 else shelves_by_visit[: max(1, leader_visits - 1)]
+            visits = (
+                shelves_by_visit if rank == 0 else shelves_by_visit[: max(1, leader_visits - 1)]
+            )
             for shelf in visits:
                 on_shelf = np.flatnonzero(self.facings.shelf_index == shelf)
                 facing = int(rng.choice(on_shelf))
@@ -242,12 +270,17 @@ class StoreBehaviour:
         n_frames = int(round(self.scenario.duration_s * self.fps))
         P, U = len(self.persons), len(self.stock)
         rec = {
-            "position": np.zeros((n_frames, P, 2)), "heading": np.zeros((n_frames, P)),
-            "active": np.zeros((n_frames, P), bool), "hand_target": np.zeros((n_frames, P, 2, 3)),
-            "hand_ext": np.zeros((n_frames, P, 2)), "held": np.full((n_frames, P, 2), -1),
+            "position": np.zeros((n_frames, P, 2)),
+            "heading": np.zeros((n_frames, P)),
+            "active": np.zeros((n_frames, P), bool),
+            "hand_target": np.zeros((n_frames, P, 2, 3)),
+            "hand_ext": np.zeros((n_frames, P, 2)),
+            "held": np.full((n_frames, P, 2), -1),
             "basket": np.zeros((n_frames, P), bool),
-            "unit_status": np.zeros((n_frames, U), np.int8), "unit_facing": np.zeros((n_frames, U), np.int32),
-            "unit_spot": np.zeros((n_frames, U), np.int32), "unit_holder": np.zeros((n_frames, U), np.int32),
+            "unit_status": np.zeros((n_frames, U), np.int8),
+            "unit_facing": np.zeros((n_frames, U), np.int32),
+            "unit_spot": np.zeros((n_frames, U), np.int32),
+            "unit_holder": np.zeros((n_frames, U), np.int32),
             "unit_hand": np.zeros((n_frames, U), np.int8),
         }
         times = self.t0 + np.arange(n_frames) / self.fps
@@ -282,10 +315,18 @@ class StoreBehaviour:
                 progress(k + 1, n_frames)
         self._close_open_sessions()
         return Timeline(
-            t=times, persons=self.persons, facings=self.facings, unit_sku=self.stock.sku,
-            unit_epc=self.stock.epc, unit_ids=self.stock.unit_id, events=self.events,
-            staff_events=self.staff_events, pos=self.pos, rfid=self.rfid,
-            sessions=[self.sessions[k] for k in sorted(self.sessions)], **rec,
+            t=times,
+            persons=self.persons,
+            facings=self.facings,
+            unit_sku=self.stock.sku,
+            unit_epc=self.stock.epc,
+            unit_ids=self.stock.unit_id,
+            events=self.events,
+            staff_events=self.staff_events,
+            pos=self.pos,
+            rfid=self.rfid,
+            sessions=[self.sessions[k] for k in sorted(self.sessions)],
+            **rec,
         )
 
     def _spawn(self, now: float) -> None:
@@ -297,21 +338,35 @@ class StoreBehaviour:
             if any(True for _ in self.sim.agents_in_range(tuple(spot), SPAWN_CLEARANCE_M)):
                 continue  # the doorway is busy; try again next frame
             params = self._jps.AnticipationVelocityModelAgentParameters(
-                journey_id=self.journey, stage_id=self.stage, position=tuple(spot),
-                desired_speed=person.speed, radius=AGENT_RADIUS_M)
+                journey_id=self.journey,
+                stage_id=self.stage,
+                position=tuple(spot),
+                desired_speed=person.speed,
+                radius=AGENT_RADIUS_M,
+            )
             person.agent = self.sim.add_agent(params)
             self.sim.agent(person.agent).target = tuple(spot)
             person.hand_target[:] = 0
             if person.role == SHOPPER:
                 party = self.parties[person.party]
-                session = self.sessions.setdefault(party.index, {
-                    "session_id": f"{self.layout.store_id}-s{party.index + 1:03d}",
-                    "store_id": self.layout.store_id,
-                    "shopper_ids": [f"p{self.persons[m].gid:03d}" for m in party.members],
-                    "enter_t": now, "exit_t": None, "entrance_id": self._entrance("in").entrance_id,
-                    "exit_id": None, "paid": party.pays, "taken": [], "paid_lines": [],
-                    "unpaid_lines": [], "txn_ids": [], "epcs_read": [],
-                })
+                session = self.sessions.setdefault(
+                    party.index,
+                    {
+                        "session_id": f"{self.layout.store_id}-s{party.index + 1:03d}",
+                        "store_id": self.layout.store_id,
+                        "shopper_ids": [f"p{self.persons[m].gid:03d}" for m in party.members],
+                        "enter_t": now,
+                        "exit_t": None,
+                        "entrance_id": self._entrance("in").entrance_id,
+                        "exit_id": None,
+                        "paid": party.pays,
+                        "taken": [],
+                        "paid_lines": [],
+                        "unpaid_lines": [],
+                        "txn_ids": [],
+                        "epcs_read": [],
+                    },
+                )
                 session["enter_t"] = min(session["enter_t"], now)
 
     def _agent(self, person: Person):  # type: ignore[no-untyped-def]
@@ -378,10 +433,18 @@ class StoreBehaviour:
             person.hand_target[h] = target + np.array([0.08 * (h * 2 - 1), 0, 0]) * (len(hands) > 1)
             person.hand_ext[h] = amount
 
+    def _within_reach(self, person: Person, facing: int) -> bool:
+        stand = self.facings.stand_point(facing)
+        return (
+            float(np.linalg.norm(np.asarray(self._agent(person).position) - stand)) <= REACHABLE_M
+        )
+
     def _do_pick(self, person: Person, action: tuple, now: float, fresh: bool, dt: float) -> bool:
         _, facing, both = action
         reach_s = 0.7
         hands = [0, 1] if both else [int(person.index % 2 == 0)]
+        if fresh and not self._within_reach(person, facing):
+            return True  # the walk there got stuck: the shopper gives this item up
         if fresh:
             self._stop(person)
             person.face_heading = self._facing_heading(facing)
@@ -401,7 +464,9 @@ class StoreBehaviour:
         self._arm_out(person, hands, target, 1.0 - p)
         return p >= 1.0
 
-    def _do_inspect(self, person: Person, action: tuple, now: float, fresh: bool, dt: float) -> bool:
+    def _do_inspect(
+        self, person: Person, action: tuple, now: float, fresh: bool, dt: float
+    ) -> bool:
         hand = 0 if person.held[0] >= 0 else 1
         if person.held[hand] < 0:
             return True  # the facing was empty: nothing to look at
@@ -425,7 +490,9 @@ class StoreBehaviour:
                     self.sessions[person.party]["taken"].append(int(unit))
         return True
 
-    def _do_put_back(self, person: Person, action: tuple, now: float, fresh: bool, dt: float) -> bool:
+    def _do_put_back(
+        self, person: Person, action: tuple, now: float, fresh: bool, dt: float
+    ) -> bool:
         _, facing = action
         hand = 0 if person.held[0] >= 0 else 1
         unit = person.held[hand]
@@ -434,12 +501,18 @@ class StoreBehaviour:
         if fresh:
             person.face_heading = self._facing_heading(facing)
             stand = self.facings.stand_point(facing)
-            person.phase = "walk" if np.linalg.norm(np.asarray(self._agent(person).position) - stand) > 0.5 else "start"
+            person.phase = (
+                "walk"
+                if np.linalg.norm(np.asarray(self._agent(person).position) - stand) > 0.5
+                else "start"
+            )
             if person.phase == "walk":
                 self._set_walk(person, stand, now)
         if person.phase == "walk":
             if self._walk_done(person, self.facings.stand_point(facing), now):
                 self._stop(person)
+                if not self._within_reach(person, facing):  # could not get there: keep it
+                    return self._do_stow(person, ("stow",), now, False, dt)
                 person.phase, person.phase_t = "start", now
             return False
         reach_s = 0.7
@@ -458,10 +531,14 @@ class StoreBehaviour:
         self._arm_out(person, [hand], target, 1.0 - p)
         return p >= 1.0
 
-    def _do_restock(self, person: Person, action: tuple, now: float, fresh: bool, dt: float) -> bool:
+    def _do_restock(
+        self, person: Person, action: tuple, now: float, fresh: bool, dt: float
+    ) -> bool:
         _, facing = action
         reach_s = 0.8
         target = self.facings.front_centre(facing)
+        if fresh and not self._within_reach(person, facing):
+            return True
         if fresh:
             self._stop(person)
             person.face_heading = self._facing_heading(facing)
@@ -471,18 +548,26 @@ class StoreBehaviour:
             if p >= 1.0:
                 unit = self.stock.stockroom_unit(facing)
                 if unit >= 0 and self.stock.place(unit, facing):
-                    self.staff_events.append({
-                        "kind": "restock", "t": now, "staff_id": f"p{person.gid:03d}",
-                        "sku": str(self.stock.sku[unit]), "unit_id": str(self.stock.unit_id[unit]),
-                        "shelf_id": str(self.facings.shelf_id[facing]),
-                        "level": int(self.facings.level[facing]), "slot": int(self.facings.slot[facing]),
-                    })
+                    self.staff_events.append(
+                        {
+                            "kind": "restock",
+                            "t": now,
+                            "staff_id": f"p{person.gid:03d}",
+                            "sku": str(self.stock.sku[unit]),
+                            "unit_id": str(self.stock.unit_id[unit]),
+                            "shelf_id": str(self.facings.shelf_id[facing]),
+                            "level": int(self.facings.level[facing]),
+                            "slot": int(self.facings.slot[facing]),
+                        }
+                    )
                 person.phase, person.phase_t = "back", now
             return False
         self._arm_out(person, [1], target, 1.0 - p)
         return p >= 1.0
 
-    def _do_checkout(self, person: Person, action: tuple, now: float, fresh: bool, dt: float) -> bool:
+    def _do_checkout(
+        self, person: Person, action: tuple, now: float, fresh: bool, dt: float
+    ) -> bool:
         party = self.parties[person.party]
         if party.lane < 0:
             party.lane = int(np.argmin([len(q) for q in self.lane_queues]))
@@ -502,8 +587,10 @@ class StoreBehaviour:
             if not self._walk_done(person, spot, now):
                 return False
             self._stop(person)
-            everyone_here = all(m == person.index or m in party.waiting or self.persons[m].gone
-                                for m in party.members)
+            everyone_here = all(
+                m == person.index or m in party.waiting or self.persons[m].gone
+                for m in party.members
+            )
             if place == 0 and everyone_here:
                 person.phase, person.phase_t = "pay", now
                 person.face_heading = float(np.arctan2(-lane["step"][1], -lane["step"][0]))
@@ -515,8 +602,9 @@ class StoreBehaviour:
         queue.remove(person.index)
         return True
 
-    def _member_waits_at_lane(self, person: Person, party: Party, lane: dict[str, Any], now: float,
-                              fresh: bool) -> bool:
+    def _member_waits_at_lane(
+        self, person: Person, party: Party, lane: dict[str, Any], now: float, fresh: bool
+    ) -> bool:
         rank = party.members.index(person.index)
         spot = lane["pay"] + np.array([0.9, 0.45 * rank])
         if fresh:
@@ -538,24 +626,41 @@ class StoreBehaviour:
         for unit in units:
             sku = str(self.stock.sku[unit])
             if rng.random() < checkout.unscanned_rate:
-                session["unpaid_lines"].append({"sku": sku, "unit_id": str(self.stock.unit_id[unit]),
-                                                "reason": "unscanned"})
+                session["unpaid_lines"].append(
+                    {"sku": sku, "unit_id": str(self.stock.unit_id[unit]), "reason": "unscanned"}
+                )
                 continue
             scanned.append(unit)
             if rng.random() < checkout.void_rate:
                 voided.append(unit)
         self._txn_counter += 1
         sale_id = f"{self.layout.store_id}-t{self._txn_counter:04d}"
-        self.pos.append({"txn_id": sale_id, "store_id": self.layout.store_id,
-                         "terminal_id": lane["terminal"], "t": now, "kind": "sale",
-                         "lines": self._lines(scanned), "refers_to": None})
+        self.pos.append(
+            {
+                "txn_id": sale_id,
+                "store_id": self.layout.store_id,
+                "terminal_id": lane["terminal"],
+                "t": now,
+                "kind": "sale",
+                "lines": self._lines(scanned),
+                "refers_to": None,
+            }
+        )
         session["txn_ids"].append(sale_id)
         if voided:
             self._txn_counter += 1
             void_id = f"{self.layout.store_id}-t{self._txn_counter:04d}"
-            self.pos.append({"txn_id": void_id, "store_id": self.layout.store_id,
-                             "terminal_id": lane["terminal"], "t": now + 1.0, "kind": "void",
-                             "lines": self._lines(voided), "refers_to": sale_id})
+            self.pos.append(
+                {
+                    "txn_id": void_id,
+                    "store_id": self.layout.store_id,
+                    "terminal_id": lane["terminal"],
+                    "t": now + 1.0,
+                    "kind": "void",
+                    "lines": self._lines(voided),
+                    "refers_to": sale_id,
+                }
+            )
             session["txn_ids"].append(void_id)
         for unit in scanned:
             entry = {"sku": str(self.stock.sku[unit]), "unit_id": str(self.stock.unit_id[unit])}
@@ -566,9 +671,13 @@ class StoreBehaviour:
         party.paid = True
 
     def _lines(self, units: list[int]) -> list[dict[str, Any]]:
-        skus, counts = np.unique(self.stock.sku[units].astype(str), return_counts=True) if units else ([], [])
-        return [{"sku": str(s), "qty": int(c), "unit_price": self.price[str(s)]}
-                for s, c in zip(skus, counts, strict=True)]
+        skus, counts = (
+            np.unique(self.stock.sku[units].astype(str), return_counts=True) if units else ([], [])
+        )
+        return [
+            {"sku": str(s), "qty": int(c), "unit_price": self.price[str(s)]}
+            for s, c in zip(skus, counts, strict=True)
+        ]
 
     def _do_exit(self, person: Person, action: tuple, now: float, fresh: bool, dt: float) -> bool:
         if fresh:
@@ -591,12 +700,17 @@ class StoreBehaviour:
             n_reads = 1 + int(rng.random() < cfg.duplicate_rate)
             for r in range(n_reads):
                 read_t = now + float(rng.uniform(0.0, 0.4))
-                self.rfid.append({
-                    "read_id": f"{self.layout.store_id}-r{len(self.rfid) + 1:05d}",
-                    "store_id": self.layout.store_id, "reader_id": readers[r % len(readers)],
-                    "epc": epc, "sku": str(self.stock.sku[unit]), "t": read_t,
-                    "rssi_dbm": round(float(rng.uniform(-70, -40)), 1),
-                })
+                self.rfid.append(
+                    {
+                        "read_id": f"{self.layout.store_id}-r{len(self.rfid) + 1:05d}",
+                        "store_id": self.layout.store_id,
+                        "reader_id": readers[r % len(readers)],
+                        "epc": epc,
+                        "sku": str(self.stock.sku[unit]),
+                        "t": read_t,
+                        "rssi_dbm": round(float(rng.uniform(-70, -40)), 1),
+                    }
+                )
                 if person.role == SHOPPER:
                     self.sessions[person.party]["epcs_read"].append(epc)
         self.stock.leave(units)
@@ -622,12 +736,17 @@ class StoreBehaviour:
             for unit in left:
                 uid, epc = str(self.stock.unit_id[unit]), str(self.stock.epc[unit])
                 status = "paid" if uid in paid else "unpaid"
-                units.append({
-                    "unit_id": uid, "sku": str(self.stock.sku[unit]), "epc": epc or None,
-                    "status": status, "txn_id": paid.get(uid),
-                    "reason": None if status == "paid" else reasons.get(uid, "walkout"),
-                    "rfid_read": bool(epc and epc in read),
-                })
+                units.append(
+                    {
+                        "unit_id": uid,
+                        "sku": str(self.stock.sku[unit]),
+                        "epc": epc or None,
+                        "status": status,
+                        "txn_id": paid.get(uid),
+                        "reason": None if status == "paid" else reasons.get(uid, "walkout"),
+                        "rfid_read": bool(epc and epc in read),
+                    }
+                )
             session.pop("taken")
             session["units"] = units
             lines: dict[tuple[str, str], int] = {}
@@ -636,18 +755,28 @@ class StoreBehaviour:
                 if status == "unpaid" and u["rfid_read"]:
                     status = "rfid_exit_unpaid"
                 lines[(u["sku"], status)] = lines.get((u["sku"], status), 0) + 1
-            session["expected_lines"] = [{"sku": k[0], "status": k[1], "qty": q}
-                                         for k, q in sorted(lines.items())]
+            session["expected_lines"] = [
+                {"sku": k[0], "status": k[1], "qty": q} for k, q in sorted(lines.items())
+            ]
             session["complete"] = session["exit_t"] is not None
 
     # ---------------------------------------------------------------- records
     def _event(self, kind: str, person: Person, unit: int, facing: int, now: float) -> None:
-        self.events.append({
-            "event_id": f"{self.layout.store_id}-e{len(self.events) + 1:05d}",
-            "store_id": self.layout.store_id, "kind": kind, "t": now,
-            "sku": str(self.stock.sku[unit]), "unit_id": str(self.stock.unit_id[unit]),
-            "shelf_id": str(self.facings.shelf_id[facing]), "level": int(self.facings.level[facing]),
-            "slot": int(self.facings.slot[facing]), "shopper_id": f"p{person.gid:03d}",
-            "session_id": self.sessions[person.party]["session_id"] if person.role == SHOPPER else None,
-            "misplaced": bool(kind == "put_back" and self.stock.home[unit] != facing),
-        })
+        self.events.append(
+            {
+                "event_id": f"{self.layout.store_id}-e{len(self.events) + 1:05d}",
+                "store_id": self.layout.store_id,
+                "kind": kind,
+                "t": now,
+                "sku": str(self.stock.sku[unit]),
+                "unit_id": str(self.stock.unit_id[unit]),
+                "shelf_id": str(self.facings.shelf_id[facing]),
+                "level": int(self.facings.level[facing]),
+                "slot": int(self.facings.slot[facing]),
+                "shopper_id": f"p{person.gid:03d}",
+                "session_id": self.sessions[person.party]["session_id"]
+                if person.role == SHOPPER
+                else None,
+                "misplaced": bool(kind == "put_back" and self.stock.home[unit] != facing),
+            }
+        )

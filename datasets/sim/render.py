@@ -26,8 +26,9 @@ FAR = np.float32(1e9)
 SUBPIXEL_BITS = 4
 # Texture corners (bottom-left, bottom-right, top-right, top-left) → cuboid corner indices per face,
 # so an image on a face reads left to right for someone looking at that face from outside.
-TEXTURE_CORNERS = np.array([[2, 0, 4, 6], [1, 3, 7, 5], [0, 1, 5, 4], [3, 2, 6, 7],
-                            [0, 1, 3, 2], [4, 5, 7, 6]])
+TEXTURE_CORNERS = np.array(
+    [[2, 0, 4, 6], [1, 3, 7, 5], [0, 1, 5, 4], [3, 2, 6, 7], [0, 1, 3, 2], [4, 5, 7, 6]]
+)
 
 
 @dataclass
@@ -72,10 +73,14 @@ class CameraRenderer:
         K = geometry.K
         if self.distorted:
             # where each output (distorted) pixel samples the ideal pinhole image
-            xs, ys = np.meshgrid(np.arange(geometry.width, dtype=np.float64),
-                                 np.arange(geometry.height, dtype=np.float64))
+            xs, ys = np.meshgrid(
+                np.arange(geometry.width, dtype=np.float64),
+                np.arange(geometry.height, dtype=np.float64),
+            )
             grid = np.stack([xs.ravel(), ys.ravel()], axis=1)[:, None, :]
-            ideal = cv2.undistortPoints(grid, K, dist, P=K).reshape(geometry.height, geometry.width, 2)
+            ideal = cv2.undistortPoints(grid, K, dist, P=K).reshape(
+                geometry.height, geometry.width, 2
+            )
             lo = np.floor(ideal.reshape(-1, 2).min(axis=0)) - 2
             hi = np.ceil(ideal.reshape(-1, 2).max(axis=0)) + 2
             pad = np.maximum(0, -lo).astype(int)
@@ -118,8 +123,14 @@ class CameraRenderer:
         scale = np.diag([1 / px_per_m, 1 / px_per_m, 1.0])
         H_tex = H_floor @ scale
         W, Hc = self.canvas_size
-        warped = cv2.warpPerspective(floor_texture, H_tex, (W, Hc), flags=cv2.INTER_LINEAR,
-                                     borderMode=cv2.BORDER_CONSTANT, borderValue=(70, 70, 70))
+        warped = cv2.warpPerspective(
+            floor_texture,
+            H_tex,
+            (W, Hc),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=(70, 70, 70),
+        )
         # depth of the floor plane along each canvas ray
         n_cam = R[:, 2]  # floor normal (world z) in the camera frame
         d = float(n_cam @ t)  # plane: n·X = n·t  (X_cam of the world origin is t)
@@ -147,7 +158,9 @@ class CameraRenderer:
         self._draw_cuboids(layers, prims, solo)
         self._draw_spheres(layers, prims, solo)
 
-    def _draw_cuboids(self, layers: Layers, prims: Primitives, solo: dict[int, list] | None) -> None:
+    def _draw_cuboids(
+        self, layers: Layers, prims: Primitives, solo: dict[int, list] | None
+    ) -> None:
         M = len(prims.corners)
         if M == 0:
             return
@@ -164,17 +177,39 @@ class CameraRenderer:
         z = np.maximum(faces[..., 2], NEAR_M)
         px = faces[..., :2] / z[..., None] @ self.K[:2, :2].T + self.K[:2, 2]
         W, H = self.canvas_size
-        onscreen = ((px[..., 0].max(axis=2) >= 0) & (px[..., 0].min(axis=2) < W)
-                    & (px[..., 1].max(axis=2) >= 0) & (px[..., 1].min(axis=2) < H))
+        onscreen = (
+            (px[..., 0].max(axis=2) >= 0)
+            & (px[..., 0].min(axis=2) < W)
+            & (px[..., 1].max(axis=2) >= 0)
+            & (px[..., 1].min(axis=2) < H)
+        )
         todo = np.argwhere(facing & nonzero & ahead & onscreen)
         for m, f in todo:
             tex = prims.face_texture[m, f]
-            self._draw_face(layers, faces[m, f], normal[m, f], prims.face_colour[m, f],
-                            prims.textures[tex] if tex >= 0 else None, f, m, prims, solo)
+            self._draw_face(
+                layers,
+                faces[m, f],
+                normal[m, f],
+                prims.face_colour[m, f],
+                prims.textures[tex] if tex >= 0 else None,
+                f,
+                m,
+                prims,
+                solo,
+            )
 
-    def _draw_face(self, layers: Layers, pts: np.ndarray, normal: np.ndarray, colour: np.ndarray,
-                   texture: np.ndarray | None, face: int, m: int, prims: Primitives,
-                   solo: dict[int, list] | None) -> None:
+    def _draw_face(
+        self,
+        layers: Layers,
+        pts: np.ndarray,
+        normal: np.ndarray,
+        colour: np.ndarray,
+        texture: np.ndarray | None,
+        face: int,
+        m: int,
+        prims: Primitives,
+        solo: dict[int, list] | None,
+    ) -> None:
         if (pts[:, 2] < NEAR_M).any():
             pts = _clip_near(pts)
             texture = None
@@ -188,8 +223,13 @@ class CameraRenderer:
             return
         local = px - (x0, y0)
         mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        cv2.fillConvexPoly(mask, np.round(local * (1 << SUBPIXEL_BITS)).astype(np.int32), 1,
-                           cv2.LINE_8, SUBPIXEL_BITS)
+        cv2.fillConvexPoly(
+            mask,
+            np.round(local * (1 << SUBPIXEL_BITS)).astype(np.int32),
+            1,
+            cv2.LINE_8,
+            SUBPIXEL_BITS,
+        )
         inside = mask.view(bool)
         if not inside.any():
             return
@@ -209,15 +249,21 @@ class CameraRenderer:
             src = np.float32([[0, th], [tw, th], [tw, 0], [0, 0]])
             order = [int(np.flatnonzero(CUBOID_FACES[face] == c)[0]) for c in TEXTURE_CORNERS[face]]
             dst = local[order].astype(np.float32)
-            warped = cv2.warpPerspective(texture, cv2.getPerspectiveTransform(src, dst),
-                                         (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
-                                         borderMode=cv2.BORDER_REPLICATE)
+            warped = cv2.warpPerspective(
+                texture,
+                cv2.getPerspectiveTransform(src, dst),
+                (x1 - x0, y1 - y0),
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_REPLICATE,
+            )
             shaded = warped[win].astype(np.float32) * FACE_SHADE[face]
             layers.colour[y0:y1, x0:x1][win] = np.clip(shaded, 0, 255).astype(np.uint8)
         else:
             layers.colour[y0:y1, x0:x1][win] = np.clip(colour, 0, 255).astype(np.uint8)
 
-    def _draw_spheres(self, layers: Layers, prims: Primitives, solo: dict[int, list] | None) -> None:
+    def _draw_spheres(
+        self, layers: Layers, prims: Primitives, solo: dict[int, list] | None
+    ) -> None:
         S = len(prims.sphere_centre)
         if S == 0:
             return
@@ -228,8 +274,13 @@ class CameraRenderer:
         with np.errstate(divide="ignore", invalid="ignore"):
             centre_px = cam[:, :2] / cam[:, 2:3] @ self.K[:2, :2].T + self.K[:2, 2]
             radius_px = fx * r / cam[:, 2]
-        ok = ((cam[:, 2] - r > NEAR_M) & (centre_px[:, 0] + radius_px >= 0) & (centre_px[:, 0] - radius_px < W)
-              & (centre_px[:, 1] + radius_px >= 0) & (centre_px[:, 1] - radius_px < H))
+        ok = (
+            (cam[:, 2] - r > NEAR_M)
+            & (centre_px[:, 0] + radius_px >= 0)
+            & (centre_px[:, 0] - radius_px < W)
+            & (centre_px[:, 1] + radius_px >= 0)
+            & (centre_px[:, 1] - radius_px < H)
+        )
         for s in np.flatnonzero(ok):
             cx, cy, rp = centre_px[s, 0], centre_px[s, 1], max(radius_px[s], 0.5)
             x0, y0 = max(int(np.floor(cx - rp)), 0), max(int(np.floor(cy - rp)), 0)
@@ -253,17 +304,26 @@ class CameraRenderer:
             zbuf[win] = depth[win]
             layers.oid[y0:y1, x0:x1][win] = oid
             shade = (1.0 - 0.35 * rho2[win])[:, None]
-            layers.colour[y0:y1, x0:x1][win] = np.clip(prims.sphere_colour[s] * shade, 0, 255).astype(np.uint8)
+            layers.colour[y0:y1, x0:x1][win] = np.clip(
+                prims.sphere_colour[s] * shade, 0, 255
+            ).astype(np.uint8)
 
     # --------------------------------------------------------------- output
     def to_output(self, layers: Layers) -> tuple[np.ndarray, np.ndarray]:
         """Canvas → output resolution through the lens distortion: (colour, object ids)."""
         if not self.distorted:
             return layers.colour, layers.oid
-        colour = cv2.remap(layers.colour, self.map_x, self.map_y, cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REPLICATE)
-        oid = cv2.remap(layers.oid.view(np.float32), self.map_x, self.map_y, cv2.INTER_NEAREST,
-                        borderMode=cv2.BORDER_CONSTANT, borderValue=0).view(np.int32)
+        colour = cv2.remap(
+            layers.colour, self.map_x, self.map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        oid = cv2.remap(
+            layers.oid.view(np.float32),
+            self.map_x,
+            self.map_y,
+            cv2.INTER_NEAREST,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        ).view(np.int32)
         return colour, oid
 
     def solo_areas(self, solo: dict[int, list]) -> dict[int, int]:
@@ -279,6 +339,6 @@ class CameraRenderer:
             y1 = max(p[1] + p[2].shape[0] for p in pieces)
             union = np.zeros((y1 - y0, x1 - x0), bool)
             for px, py, mask in pieces:
-                union[py - y0:py - y0 + mask.shape[0], px - x0:px - x0 + mask.shape[1]] |= mask
+                union[py - y0 : py - y0 + mask.shape[0], px - x0 : px - x0 + mask.shape[1]] |= mask
             areas[oid] = int(union.sum())
         return areas

@@ -83,7 +83,9 @@ class Rfid(_Section):
 
 class Imaging(_Section):
     lighting_variation: Rate = Field(0.15, description="amplitude of slow brightness changes")
-    noise_sigma: Annotated[float, Field(ge=0, le=50)] = Field(3.0, description="sensor noise, 8-bit")
+    noise_sigma: Annotated[float, Field(ge=0, le=50)] = Field(
+        3.0, description="sensor noise, 8-bit"
+    )
     motion_blur: Rate = Field(0.25, description="weight of the previous instant (exposure smear)")
     defocus_sigma: Range = Range(low=0.0, high=0.7)
     dropped_frame_rate: Rate = Field(0.0, description="frames a camera fails to deliver")
@@ -113,7 +115,7 @@ class Scenario(_Section):
     @model_validator(mode="after")
     def _start_time_parses(self) -> Scenario:
         try:
-            self.start_epoch
+            _ = self.start_epoch
         except ValueError as err:
             raise ValueError(f"start_time: {err}") from None
         return self

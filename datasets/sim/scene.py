@@ -18,14 +18,17 @@ from storelens.datasets.sim.stock import ON_SHELF, Facings
 from storelens.layout import StoreLayout
 
 # Corner order: bit 0 → +x half-axis, bit 1 → +y, bit 2 → +z.
-_SIGNS = np.array([[(i & 1) * 2 - 1, ((i >> 1) & 1) * 2 - 1, ((i >> 2) & 1) * 2 - 1]
-                   for i in range(8)], float)
+_SIGNS = np.array(
+    [[(i & 1) * 2 - 1, ((i >> 1) & 1) * 2 - 1, ((i >> 2) & 1) * 2 - 1] for i in range(8)], float
+)
 # Faces as corner indices, counter-clockwise seen from outside; order: -x +x -y +y -z +z.
-CUBOID_FACES = np.array([[0, 4, 6, 2], [1, 3, 7, 5], [0, 1, 5, 4], [2, 6, 7, 3],
-                         [0, 2, 3, 1], [4, 5, 7, 6]])
+CUBOID_FACES = np.array(
+    [[0, 4, 6, 2], [1, 3, 7, 5], [0, 1, 5, 4], [2, 6, 7, 3], [0, 2, 3, 1], [4, 5, 7, 6]]
+)
 FACE_SHADE = np.array([0.78, 0.86, 0.92, 0.72, 0.55, 1.0])  # light from above and slightly front
 WOOD = np.array([90, 140, 185], float)  # BGR
 METAL = np.array([170, 170, 165], float)
+ARM_LENGTH_PER_HEIGHT = 0.44
 BASKET = np.array([170, 90, 30], float)
 
 
@@ -81,9 +84,12 @@ def axis_aligned(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 def flat(corners: np.ndarray, colour: np.ndarray, oid: np.ndarray | int = 0) -> Primitives:
     m = len(corners)
     colours = np.broadcast_to(np.asarray(colour, float).reshape(-1, 1, 3), (m, 1, 3))
-    return Primitives(corners=corners, cuboid_oid=np.broadcast_to(np.asarray(oid, np.int32), (m,)).copy(),
-                      face_colour=colours * FACE_SHADE[None, :, None],
-                      face_texture=np.full((m, 6), -1, np.int32))
+    return Primitives(
+        corners=corners,
+        cuboid_oid=np.broadcast_to(np.asarray(oid, np.int32), (m,)).copy(),
+        face_colour=colours * FACE_SHADE[None, :, None],
+        face_texture=np.full((m, 6), -1, np.int32),
+    )
 
 
 # ------------------------------------------------------------------ static scenery
@@ -117,8 +123,14 @@ def store_scenery(layout: StoreLayout) -> Primitives:
         sides_lo[1][along_axis] = hi[along_axis] - 0.03
         base_lo, base_hi = np.append(lo, 0.0), np.append(hi, min(shelf.levels[0], 0.12))
         parts.append(flat(axis_aligned(np.array(boards_lo), np.array(boards_hi)), METAL))
-        parts.append(flat(axis_aligned(np.array([back_lo, *sides_lo, base_lo]),
-                                       np.array([back_hi, *sides_hi, base_hi])), WOOD))
+        parts.append(
+            flat(
+                axis_aligned(
+                    np.array([back_lo, *sides_lo, base_lo]), np.array([back_hi, *sides_hi, base_hi])
+                ),
+                WOOD,
+            )
+        )
     for lane in layout.checkout_lanes:
         poly = np.asarray(lane.polygon, float)
         lo, hi = poly.min(axis=0), poly.max(axis=0)
@@ -135,34 +147,56 @@ def store_scenery(layout: StoreLayout) -> Primitives:
     return Primitives.concat(parts)
 
 
-def shelf_units(facings: Facings, unit_status: np.ndarray, unit_facing: np.ndarray,
-                unit_spot: np.ndarray, unit_oid: np.ndarray, unit_texture: np.ndarray,
-                textures: list[np.ndarray]) -> Primitives:
+def shelf_units(
+    facings: Facings,
+    unit_status: np.ndarray,
+    unit_facing: np.ndarray,
+    unit_spot: np.ndarray,
+    unit_oid: np.ndarray,
+    unit_texture: np.ndarray,
+    textures: list[np.ndarray],
+) -> Primitives:
     """Every unit standing on a shelf as a textured cuboid (front face: its photo)."""
     on = np.flatnonzero(unit_status == ON_SHELF)
     f = unit_facing[on]
     centres = facings.spot_centres(f, unit_spot[on])
     size = facings.unit_size[f]
-    half_axes = np.stack([facings.front_dir[f] * size[:, 0:1] / 2,
-                          facings.inward[f] * size[:, 2:3] / 2], axis=1)
-    half_axes = np.concatenate([np.pad(half_axes, ((0, 0), (0, 0), (0, 1))),
-                                np.zeros((len(on), 1, 3))], axis=1)
+    half_axes = np.stack(
+        [facings.front_dir[f] * size[:, 0:1] / 2, facings.inward[f] * size[:, 2:3] / 2], axis=1
+    )
+    half_axes = np.concatenate(
+        [np.pad(half_axes, ((0, 0), (0, 0), (0, 1))), np.zeros((len(on), 1, 3))], axis=1
+    )
     half_axes[:, 2, 2] = size[:, 1] / 2
     corners = cuboid_corners(centres, half_axes)
     prims = _textured_units(corners, unit_oid[on], unit_texture[on], textures, front_face=2)
     return prims
 
 
-def _textured_units(corners: np.ndarray, oid: np.ndarray, texture: np.ndarray,
-                    textures: list[np.ndarray], front_face: int) -> Primitives:
+def _textured_units(
+    corners: np.ndarray,
+    oid: np.ndarray,
+    texture: np.ndarray,
+    textures: list[np.ndarray],
+    front_face: int,
+) -> Primitives:
     """Units whose `front_face` (the -y face in their own axes) shows their texture."""
-    mean_colour = np.array([t.reshape(-1, 3).mean(axis=0) for t in textures]) if textures else np.zeros((1, 3))
+    mean_colour = (
+        np.array([t.reshape(-1, 3).mean(axis=0) for t in textures])
+        if textures
+        else np.zeros((1, 3))
+    )
     colours = mean_colour[texture][:, None, :] * FACE_SHADE[None, :, None]
     face_texture = np.full((len(corners), 6), -1, np.int32)
     face_texture[:, front_face] = texture
     face_texture[:, front_face + 1] = texture  # the back shows the same pack
-    return Primitives(corners=corners, cuboid_oid=oid.astype(np.int32), face_colour=colours,
-                      face_texture=face_texture, textures=list(textures))
+    return Primitives(
+        corners=corners,
+        cuboid_oid=oid.astype(np.int32),
+        face_colour=colours,
+        face_texture=face_texture,
+        textures=list(textures),
+    )
 
 
 # ------------------------------------------------------------------ people
@@ -174,21 +208,38 @@ class BodyFrame:
     hand: np.ndarray  # (P,2,3)
 
 
-def body_frames(position: np.ndarray, heading: np.ndarray, height: np.ndarray, shoulder_w: np.ndarray,
-                hand_target: np.ndarray, hand_ext: np.ndarray) -> BodyFrame:
+def body_frames(
+    position: np.ndarray,
+    heading: np.ndarray,
+    height: np.ndarray,
+    shoulder_w: np.ndarray,
+    hand_target: np.ndarray,
+    hand_ext: np.ndarray,
+) -> BodyFrame:
     """Shoulders and hands of P people from their floor position, heading and arm state."""
     fwd = np.stack([np.cos(heading), np.sin(heading), np.zeros_like(heading)], axis=1)
     left = np.stack([-np.sin(heading), np.cos(heading), np.zeros_like(heading)], axis=1)
     base = np.column_stack([position, np.zeros(len(position))])
     side = np.array([1.0, -1.0])  # hand 0 = left, 1 = right
-    shoulder = (base[:, None, :] + (0.81 * height)[:, None, None] * np.array([0, 0, 1.0])
-                + (shoulder_w / 2 + 0.03)[:, None, None] * side[None, :, None] * left[:, None, :])
-    rest = shoulder + (0.36 * height)[:, None, None] * np.array([0, 0, -1.0]) + 0.06 * fwd[:, None, :]
-    chest = (base + (0.62 * height)[:, None] * np.array([0, 0, 1.0]) + 0.32 * fwd)[:, None, :] \
-        + 0.06 * side[None, :, None] * left[:, None, :]
+    shoulder = (
+        base[:, None, :]
+        + (0.81 * height)[:, None, None] * np.array([0, 0, 1.0])
+        + (shoulder_w / 2 + 0.03)[:, None, None] * side[None, :, None] * left[:, None, :]
+    )
+    rest = (
+        shoulder + (0.36 * height)[:, None, None] * np.array([0, 0, -1.0]) + 0.06 * fwd[:, None, :]
+    )
+    chest = (base + (0.62 * height)[:, None] * np.array([0, 0, 1.0]) + 0.32 * fwd)[
+        :, None, :
+    ] + 0.06 * side[None, :, None] * left[:, None, :]
     ext = hand_ext[..., None]
     reaching = rest + np.clip(ext, 0, 1) * (hand_target - rest)
     hand = np.where(ext < 0, chest, reaching)
+    # an arm is only so long: a target out of reach is reached towards, not touched
+    arm = hand - shoulder
+    length = np.linalg.norm(arm, axis=2, keepdims=True)
+    max_len = (ARM_LENGTH_PER_HEIGHT * height)[:, None, None]
+    hand = shoulder + arm * np.minimum(1.0, max_len / np.maximum(length, 1e-9))
     return BodyFrame(shoulder=shoulder, hand=hand)
 
 
@@ -204,8 +255,15 @@ def _limb(start: np.ndarray, end: np.ndarray, thickness: float) -> np.ndarray:
     return np.stack([u * length / 2, v * thickness / 2, w * thickness / 2], axis=1)
 
 
-def people(position: np.ndarray, heading: np.ndarray, looks: list, person_oid: np.ndarray,
-           hand_oid: np.ndarray, body: BodyFrame, basket: np.ndarray) -> Primitives:
+def people(
+    position: np.ndarray,
+    heading: np.ndarray,
+    looks: list,
+    person_oid: np.ndarray,
+    hand_oid: np.ndarray,
+    body: BodyFrame,
+    basket: np.ndarray,
+) -> Primitives:
     """Legs, torso, arms (cuboids), head, hair and hands (spheres), baskets for P people."""
     P = len(position)
     if P == 0:
@@ -218,17 +276,33 @@ def people(position: np.ndarray, heading: np.ndarray, looks: list, person_oid: n
     up = np.array([0, 0, 1.0])
     base = np.column_stack([position, np.zeros(P)])
 
-    def oriented(centre: np.ndarray, half_w: np.ndarray, half_d: np.ndarray, half_h: np.ndarray) -> np.ndarray:
-        axes = np.stack([fwd * half_d[:, None], left * half_w[:, None], up[None] * half_h[:, None]], axis=1)
+    def oriented(
+        centre: np.ndarray, half_w: np.ndarray, half_d: np.ndarray, half_h: np.ndarray
+    ) -> np.ndarray:
+        axes = np.stack(
+            [fwd * half_d[:, None], left * half_w[:, None], up[None] * half_h[:, None]], axis=1
+        )
         return cuboid_corners(centre, axes)
 
     leg_h = 0.47 * height
-    legs = [oriented(base + s * left * (width * 0.22)[:, None] + up * (leg_h / 2)[:, None],
-                     np.full(P, 0.075), np.full(P, 0.08), leg_h / 2) for s in (1, -1)]
+    legs = [
+        oriented(
+            base + s * left * (width * 0.22)[:, None] + up * (leg_h / 2)[:, None],
+            np.full(P, 0.075),
+            np.full(P, 0.08),
+            leg_h / 2,
+        )
+        for s in (1, -1)
+    ]
     torso_h = 0.36 * height
     torso = oriented(base + up * (leg_h + torso_h / 2)[:, None], width / 2, depth / 2, torso_h / 2)
-    arms = [cuboid_corners((body.shoulder[:, h] + body.hand[:, h]) / 2,
-                           _limb(body.shoulder[:, h], body.hand[:, h], 0.09)) for h in (0, 1)]
+    arms = [
+        cuboid_corners(
+            (body.shoulder[:, h] + body.hand[:, h]) / 2,
+            _limb(body.shoulder[:, h], body.hand[:, h], 0.09),
+        )
+        for h in (0, 1)
+    ]
     trousers = np.array([lk.trousers for lk in looks], float)
     shirt = np.array([lk.shirt for lk in looks], float)
     textures = [lk.shirt_texture() for lk in looks]
@@ -236,15 +310,21 @@ def people(position: np.ndarray, heading: np.ndarray, looks: list, person_oid: n
     torso_tex[:, :4] = np.arange(P)[:, None]  # the four vertical faces wear the shirt pattern
     parts = [
         flat(np.concatenate(legs), np.concatenate([trousers, trousers]), np.tile(person_oid, 2)),
-        Primitives(corners=torso, cuboid_oid=person_oid.astype(np.int32),
-                   face_colour=shirt[:, None, :] * FACE_SHADE[None, :, None], face_texture=torso_tex,
-                   textures=textures),
+        Primitives(
+            corners=torso,
+            cuboid_oid=person_oid.astype(np.int32),
+            face_colour=shirt[:, None, :] * FACE_SHADE[None, :, None],
+            face_texture=torso_tex,
+            textures=textures,
+        ),
         flat(np.concatenate(arms), np.concatenate([shirt, shirt]), np.tile(person_oid, 2)),
     ]
     if basket.any():
         b = np.flatnonzero(basket)
         hang = body.hand[b, 0] - up * 0.14
-        axes = np.stack([fwd[b] * 0.14, left[b] * 0.2, np.broadcast_to(up * 0.1, (len(b), 3))], axis=1)
+        axes = np.stack(
+            [fwd[b] * 0.14, left[b] * 0.2, np.broadcast_to(up * 0.1, (len(b), 3))], axis=1
+        )
         parts.append(flat(cuboid_corners(hang, axes), BASKET, 0))
     head_r = 0.105 * height / 1.75
     head_c = base + up * (height - head_r)[:, None]
@@ -260,19 +340,29 @@ def people(position: np.ndarray, heading: np.ndarray, looks: list, person_oid: n
     return Primitives.concat(parts + [spheres])
 
 
-def held_units(hand_pos: np.ndarray, heading: np.ndarray, unit_size: np.ndarray, oid: np.ndarray,
-               texture: np.ndarray, textures: list[np.ndarray]) -> Primitives:
+def held_units(
+    hand_pos: np.ndarray,
+    heading: np.ndarray,
+    unit_size: np.ndarray,
+    oid: np.ndarray,
+    texture: np.ndarray,
+    textures: list[np.ndarray],
+) -> Primitives:
     """Units held in hands: (N,3) hand positions, (N,) headings, (N,3) unit sizes."""
     if len(hand_pos) == 0:
         return Primitives()
     fwd = np.stack([np.cos(heading), np.sin(heading), np.zeros(len(heading))], axis=1)
     left = np.stack([-np.sin(heading), np.cos(heading), np.zeros(len(heading))], axis=1)
     centre = hand_pos + fwd * (unit_size[:, 2:3] / 2 + 0.03)
-    half_axes = np.stack([left * unit_size[:, 0:1] / 2, -fwd * unit_size[:, 2:3] / 2,
-                          np.broadcast_to(np.array([0, 0, 1.0]), (len(hand_pos), 3)) * unit_size[:, 1:2] / 2],
-                         axis=1)
+    half_axes = np.stack(
+        [
+            left * unit_size[:, 0:1] / 2,
+            -fwd * unit_size[:, 2:3] / 2,
+            np.broadcast_to(np.array([0, 0, 1.0]), (len(hand_pos), 3)) * unit_size[:, 1:2] / 2,
+        ],
+        axis=1,
+    )
     return _textured_units(cuboid_corners(centre, half_axes), oid, texture, textures, front_face=2)
-
 
 
 def floor_texture(layout: StoreLayout, px_per_m: float = 40.0) -> np.ndarray:

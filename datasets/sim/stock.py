@@ -67,8 +67,11 @@ class Facings:
         size = self.unit_size[facing]
         along = (col + 0.5) / cols * self.width[facing]
         depth = FRONT_GAP_M + (row + 0.5) * size[:, 2] * UNIT_SPACING
-        xy = (self.front_start[facing] + self.front_dir[facing] * along[:, None]
-              + self.inward[facing] * depth[:, None])
+        xy = (
+            self.front_start[facing]
+            + self.front_dir[facing] * along[:, None]
+            + self.inward[facing] * depth[:, None]
+        )
         return np.column_stack([xy, self.board_z[facing] + size[:, 1] / 2])
 
 
@@ -109,8 +112,14 @@ def build_facings(layout: StoreLayout) -> Facings:
 class Stock:
     """Every unit: its SKU, EPC, where it is and who holds it. Mutated by the behaviour model."""
 
-    def __init__(self, layout: StoreLayout, facings: Facings, rng: np.random.Generator,
-                 fill: tuple[float, float] = (0.6, 1.0), stockroom_per_facing: int = 2) -> None:
+    def __init__(
+        self,
+        layout: StoreLayout,
+        facings: Facings,
+        rng: np.random.Generator,
+        fill: tuple[float, float] = (0.6, 1.0),
+        stockroom_per_facing: int = 2,
+    ) -> None:
         tagged = {p.sku: p.rfid_tagged for p in layout.catalogue}
         self.facings = facings
         skus, home, status, spot = [], [], [], []
@@ -130,7 +139,9 @@ class Stock:
         self.holder = np.full(len(skus), -1)
         self.hand = np.full(len(skus), -1)
         serial = np.arange(len(skus))
-        self.epc = np.array([epc_for(s, int(i)) if tagged[s] else "" for s, i in zip(self.sku, serial, strict=True)])
+        self.epc = np.array(
+            [epc_for(s, int(i)) if tagged[s] else "" for s, i in zip(self.sku, serial, strict=True)]
+        )
         self.unit_id = np.array([f"u{i:05d}" for i in serial])
 
     def __len__(self) -> int:
@@ -171,5 +182,10 @@ class Stock:
         return int(here[0]) if len(here) else -1
 
     def snapshot(self) -> dict[str, np.ndarray]:
-        return {"status": self.status.copy(), "facing": self.facing.copy(), "spot": self.spot.copy(),
-                "holder": self.holder.copy(), "hand": self.hand.copy()}
+        return {
+            "status": self.status.copy(),
+            "facing": self.facing.copy(),
+            "spot": self.spot.copy(),
+            "holder": self.holder.copy(),
+            "hand": self.hand.copy(),
+        }

@@ -52,8 +52,13 @@ class View:
 
 
 class StoreViews:
-    def __init__(self, layout: StoreLayout, timeline: Timeline, textures: ProductTextures,
-                 camera_ids: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        layout: StoreLayout,
+        timeline: Timeline,
+        textures: ProductTextures,
+        camera_ids: list[str] | None = None,
+    ) -> None:
         self.layout, self.timeline = layout, timeline
         wanted = camera_ids or [c.camera_id for c in layout.cameras]
         self.renderers = {cid: CameraRenderer(layout.camera(cid).geometry()) for cid in wanted}
@@ -68,7 +73,10 @@ class StoreViews:
         cls[self.unit_oid], gid[self.unit_oid] = PRODUCT, UNIT_ID_BASE + np.arange(U)
         person_gid = np.array([p.gid for p in timeline.persons], np.int64)
         cls[self.person_oid], gid[self.person_oid] = PERSON, person_gid
-        cls[self.hand_oid], gid[self.hand_oid] = HAND, HAND_ID_BASE + 2 * person_gid[:, None] + np.arange(2)
+        cls[self.hand_oid], gid[self.hand_oid] = (
+            HAND,
+            HAND_ID_BASE + 2 * person_gid[:, None] + np.arange(2),
+        )
         self.objects = ObjectTable(cls, gid)
         # one texture per unit (real photos where available), shared by all cameras
         self.textures: list[np.ndarray] = []
@@ -101,8 +109,15 @@ class StoreViews:
             self._floor[cid] = floor
         layers = self._floor[cid].copy()
         solo: dict[int, list] = {}
-        units = shelf_units(tl.facings, tl.unit_status[k], tl.unit_facing[k], tl.unit_spot[k],
-                            self.unit_oid, self.unit_texture, self.textures)
+        units = shelf_units(
+            tl.facings,
+            tl.unit_status[k],
+            tl.unit_facing[k],
+            tl.unit_spot[k],
+            self.unit_oid,
+            self.unit_texture,
+            self.textures,
+        )
         renderer.draw(layers, units, solo)
         areas = renderer.solo_areas(solo)
         self._static[cid] = (key, layers, areas)
@@ -117,10 +132,25 @@ class StoreViews:
         looks = [tl.persons[i].look for i in active]
         height = np.array([lk.height_m for lk in looks])
         shoulder = np.array([lk.shoulder_m for lk in looks])
-        body = body_frames(tl.position[k, active], tl.heading[k, active], height, shoulder,
-                           tl.hand_target[k, active], tl.hand_ext[k, active])
-        parts = [people(tl.position[k, active], tl.heading[k, active], looks, self.person_oid[active],
-                        self.hand_oid[active], body, tl.basket[k, active])]
+        body = body_frames(
+            tl.position[k, active],
+            tl.heading[k, active],
+            height,
+            shoulder,
+            tl.hand_target[k, active],
+            tl.hand_ext[k, active],
+        )
+        parts = [
+            people(
+                tl.position[k, active],
+                tl.heading[k, active],
+                looks,
+                self.person_oid[active],
+                self.hand_oid[active],
+                body,
+                tl.basket[k, active],
+            )
+        ]
         held = tl.held[k, active]  # (A,2) unit index or -1
         a_idx, hand = np.nonzero(held >= 0)
         if len(a_idx):
@@ -128,8 +158,16 @@ class StoreViews:
             in_hand = tl.unit_status[k, units] == IN_HAND
             a_idx, hand, units = a_idx[in_hand], hand[in_hand], units[in_hand]
             sizes = tl.facings.unit_size[self._home_facing(units)]
-            parts.append(held_units(body.hand[a_idx, hand], tl.heading[k, active][a_idx], sizes,
-                                    self.unit_oid[units], self.unit_texture[units], self.textures))
+            parts.append(
+                held_units(
+                    body.hand[a_idx, hand],
+                    tl.heading[k, active][a_idx],
+                    sizes,
+                    self.unit_oid[units],
+                    self.unit_texture[units],
+                    self.textures,
+                )
+            )
         return Primitives.concat(parts)
 
     def _home_facing(self, units: np.ndarray) -> np.ndarray:

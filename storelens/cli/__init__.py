@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from storelens._version import __version__
-from storelens.cli import bench, demo, store
+from storelens.cli import bench, demo, simulate, store
 
 app = typer.Typer(
     name="storelens",
@@ -20,6 +20,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(store.app, name="store")
+app.add_typer(simulate.dataset_app, name="dataset")
+app.command("simulate")(simulate.simulate)
 app.command("demo")(demo.demo)
 app.command("bench")(bench.bench)
 

@@ -17,7 +17,7 @@ err_console = Console(stderr=True)
 def user_errors() -> Iterator[None]:
     try:
         yield
-    except (ConfigError, FileNotFoundError, KeyError) as err:
+    except (ConfigError, FileNotFoundError, KeyError, ValueError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
         err_console.print(f"[bold red]error:[/] {message}", highlight=False)
         raise typer.Exit(code=2) from None

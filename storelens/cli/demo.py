@@ -1,19 +1,24 @@
 """`storelens demo`: the furthest real path that exists, on the embedded defaults.
 
-Today: validate the demo store and draw its floor plan. Later stages (simulate, track,
-attribute, serve) extend this command as they land.
+Today: validate the demo store and draw its floor plan, then simulate it (the `easy`
+scenario, cached after the first run) and write a preview of the ground truth. Later stages
+(track, attribute, serve) extend this command as they land.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from storelens.cli._errors import user_errors
 
 console = Console()
+DEMO_SCENARIO = "easy"
+DEMO_SEED = 0
 
 
 def demo(
@@ -21,10 +26,16 @@ def demo(
         None, help="store layout YAML (default: the built-in demo store)"
     ),
     out: Path | None = typer.Option(None, help="output folder (default: runs/demo)"),
+    duration: float = typer.Option(60.0, help="simulated seconds"),
 ) -> None:
     """Run the main job end to end on the demo store and say where the results are."""
+    from storelens import __version__
     from storelens.cli.store import summary_table
     from storelens.configs import builtin_store
+    from storelens.datasets.sim.preview import contact_sheet
+    from storelens.datasets.sim.scenario import load_scenario
+    from storelens.datasets.sim.writer import read_jsonl
+    from storelens.datasets.simulate import simulate
     from storelens.floorplan import draw_floor_plan
     from storelens.layout import StoreLayout
     from storelens.settings import runs_dir
@@ -33,9 +44,37 @@ def demo(
     with user_errors():
         store_path = store or builtin_store("demo_store")
         layout = StoreLayout.from_yaml(store_path)
+        scenario = load_scenario(DEMO_SCENARIO).with_overrides(duration_s=duration)
     console.rule(f"[bold]storelens demo — {layout.store_id}")
     console.print(summary_table(layout))
     png = draw_floor_plan(layout, out_dir / "floor_plan.png")
-    console.print(f"1. store layout [green]valid[/]: {store_path}")
-    console.print(f"2. floor plan: {png}")
+    console.print(f"1. store layout [green]valid[/]: {store_path}\n2. floor plan: {png}")
+
+    sim_dir = out_dir / "sim"
+    key = hashlib.sha256(
+        (
+            Path(store_path).read_text() + scenario.model_dump_json() + f"{DEMO_SEED}{__version__}"
+        ).encode()
+    ).hexdigest()
+    key_file = sim_dir / "cache_key.txt"
+    if key_file.is_file() and key_file.read_text() == key and (sim_dir / "manifest.json").is_file():
+        console.print(f"3. simulation: cached in {sim_dir} (delete it to simulate again)")
+    else:
+        result = simulate(layout, scenario, seed=DEMO_SEED, out_dir=sim_dir)
+        key_file.write_text(key)
+        console.print(
+            f"3. simulated {result.frames} frames x {len(result.camera_ids)} cameras in "
+            f"{result.seconds:.0f} s (products: {result.texture_source})"
+        )
+    preview = sim_dir / "preview.png"
+    if not preview.is_file():
+        contact_sheet(sim_dir)
+    console.print(f"4. preview with ground truth: {preview}")
+
+    table = Table(title="ground truth of the simulated store")
+    table.add_column("record")
+    table.add_column("count", justify="right")
+    for name in ("sessions", "events", "pos", "rfid", "staff_events"):
+        table.add_row(name, str(len(read_jsonl(sim_dir / f"{name}.jsonl"))))
+    console.print(table)
     console.print(f"Results are in {out_dir}/")
