@@ -21,7 +21,7 @@ $(STAMP): requirements.lock pyproject.toml
 	@if [ -d $(VENV) ]; then echo "requirements.lock or pyproject.toml changed: rebuilding $(VENV)"; rm -rf $(VENV); fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
@@ -44,7 +44,7 @@ lint: $(STAMP)
 
 # Regenerate requirements.lock from the current environment (after changing dependencies).
 lock:
-	@printf '# Exact package set for storelens on Python 3.11 (made by `make lock` from a working .venv).\n# torch/torchvision come from local disk on the project machines; any other release pulls GBs.\n' > requirements.lock.tmp
+	@printf '# Exact package set for storelens on Python 3.11 (made by `make lock` from a working .venv).\n# torch/torchvision come from local disk on the project machines; any other release pulls GBs.\n# Installed with --no-deps: this file is the whole closure. jupedsim GUI extras (PySide6, vtk;\n# 1.2 GB, only for its visualiser) are left out on purpose, so `pip check` names them.\n' > requirements.lock.tmp
 	$(BIN)/python -m pip freeze --all --exclude-editable | grep -v -E '^(pip|storelens)==' >> requirements.lock.tmp
 	mv requirements.lock.tmp requirements.lock
 

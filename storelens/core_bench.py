@@ -19,7 +19,8 @@ class BenchRow:
     operation: str
     implementation: str
     size: str
-    ms_per_call: float
+    value: float
+    unit: str = "ms / call"
 
 
 def time_call(fn: Callable[[], object], repeats: int = 5, min_seconds: float = 0.05) -> float:

@@ -125,6 +125,7 @@ class StoreBehaviour:
     ) -> None:
         import jupedsim as jps
         import shapely
+        import shapely.ops  # noqa: F401  (nearest_points)
 
         self.layout, self.scenario, self.fps = layout, scenario, fps
         self.rng = np.random.default_rng(seed)
@@ -138,6 +139,7 @@ class StoreBehaviour:
             [shapely.Polygon(s.polygon).buffer(0.02) for s in layout.shelves]
         )
         self.walkable = floor.difference(shelves)
+        self._roomy = self.walkable.buffer(-(AGENT_RADIUS_M + 0.05))  # where a body centre fits
         self.steps_per_frame = max(1, int(np.ceil((1.0 / fps) / 0.05)))
         self.sim = jps.Simulation(
             model=jps.AnticipationVelocityModel(rng_seed=int(seed)),
@@ -373,8 +375,19 @@ class StoreBehaviour:
         assert person.agent is not None
         return self.sim.agent(person.agent)
 
+    def _reachable(self, point: np.ndarray) -> np.ndarray:
+        """The point itself when a person fits there, else the nearest spot where one does."""
+        import shapely
+
+        candidate = shapely.Point(float(point[0]), float(point[1]))
+        if self._roomy.contains(candidate):
+            return np.asarray(point, float)
+        nearest = shapely.ops.nearest_points(self._roomy, candidate)[0]
+        return np.array([nearest.x, nearest.y])
+
     def _set_walk(self, person: Person, target: np.ndarray, now: float) -> None:
         agent = self._agent(person)
+        target = self._reachable(target)
         agent.target = (float(target[0]), float(target[1]))
         agent.model.desired_speed = person.speed
         person.walk_best, person.walk_since = np.inf, now
@@ -383,7 +396,9 @@ class StoreBehaviour:
         self._agent(person).model.desired_speed = 0.0
 
     def _walk_done(self, person: Person, target: np.ndarray, now: float) -> bool:
-        dist = float(np.linalg.norm(np.asarray(self._agent(person).position) - target))
+        """Arrived at the walk's target (as `_reachable` moved it), or stuck for too long."""
+        agent = self._agent(person)
+        dist = float(np.linalg.norm(np.asarray(agent.position) - np.asarray(agent.target)))
         if dist < person.walk_best - 0.05:
             person.walk_best, person.walk_since = dist, now
         return dist < ARRIVE_M or now - person.walk_since > STUCK_S
@@ -582,7 +597,10 @@ class StoreBehaviour:
         if person.phase == "queue":
             place = queue.index(person.index)
             spot = lane["pay"] + lane["step"] * place
-            if np.linalg.norm(np.asarray(self._agent(person).target) - spot) > 1e-3:
+            if (
+                np.linalg.norm(np.asarray(self._agent(person).target) - self._reachable(spot))
+                > 1e-3
+            ):
                 self._set_walk(person, spot, now)  # the queue moved up
             if not self._walk_done(person, spot, now):
                 return False
@@ -758,7 +776,11 @@ class StoreBehaviour:
             session["expected_lines"] = [
                 {"sku": k[0], "status": k[1], "qty": q} for k, q in sorted(lines.items())
             ]
-            session["complete"] = session["exit_t"] is not None
+            session["complete"] = all(self.persons[m].gone for m in party.members)
+            if not session["complete"]:
+                session["exit_t"] = session["exit_id"] = (
+                    None  # someone of the party is still inside
+                )
 
     # ---------------------------------------------------------------- records
     def _event(self, kind: str, person: Person, unit: int, facing: int, now: float) -> None:

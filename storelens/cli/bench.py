@@ -15,33 +15,44 @@ def bench(
     out: Path | None = typer.Option(
         None, help="also write the rows as CSV here (default: runs/bench/results.csv)"
     ),
+    only: str | None = typer.Option(None, help="comma-separated suites: core, simulator"),
 ) -> None:
     """Measure storelens against the libraries and trackers it is compared with."""
     import csv
 
     from storelens.core_bench import core_suite
+    from storelens.datasets.bench import simulator_suite
     from storelens.settings import runs_dir
 
-    suites = {"core array maths (CPU)": core_suite}
+    suites = {
+        "core": ("core array maths (CPU)", core_suite),
+        "simulator": ("simulator: demo store, all cameras", simulator_suite),
+    }
+    wanted = only.split(",") if only else list(suites)
+    unknown = set(wanted) - set(suites)
+    if unknown:
+        raise typer.BadParameter(f"unknown suite(s) {sorted(unknown)}; choose from {list(suites)}")
     all_rows = []
-    for title, suite in suites.items():
+    for key in wanted:
+        title, suite = suites[key]
         with console.status(f"running {title}..."):
             rows = suite()
         all_rows += rows
         table = Table(title=title)
         for col in ("operation", "implementation", "size"):
             table.add_column(col)
-        table.add_column("ms / call", justify="right")
+        table.add_column("value", justify="right")
+        table.add_column("unit")
         for r in rows:
-            table.add_row(r.operation, r.implementation, r.size, f"{r.ms_per_call:.3f}")
+            table.add_row(r.operation, r.implementation, r.size, f"{r.value:,.3f}", r.unit)
         console.print(table)
     path = out or runs_dir() / "bench" / "results.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["suite", "operation", "implementation", "size", "ms_per_call"])
+        writer.writerow(["suite", "operation", "implementation", "size", "value", "unit"])
         writer.writerows(
-            [r.suite, r.operation, r.implementation, r.size, f"{r.ms_per_call:.4f}"]
+            [r.suite, r.operation, r.implementation, r.size, f"{r.value:.4f}", r.unit]
             for r in all_rows
         )
     console.print(f"rows written to {path}")

@@ -1,0 +1,60 @@
+"""Keeping ultralytics fully offline: no font, weight or asset download, no pip auto-install.
+
+Call `ensure_offline()` before anything imports ultralytics (every storelens entry point into
+ultralytics goes through `import_ultralytics()`, which does). It sets ultralytics' environment
+switches, gives it a config folder of ours with a local TTF under the name it looks for
+(`Arial.ttf`, from matplotlib's bundled DejaVu Sans), and turns off its Ray Tune and sync
+callbacks. Measured facts behind each step are in the project's STACK notes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from types import ModuleType
+
+CONFIG_DIR_ENV = "STORELENS_ULTRALYTICS_DIR"
+FONT_NAMES = ("Arial.ttf", "Arial.Unicode.ttf")
+
+
+def default_config_dir() -> Path:
+    """`$STORELENS_ULTRALYTICS_DIR`, else `$XDG_CACHE_HOME/storelens/ultralytics`."""
+    explicit = os.environ.get(CONFIG_DIR_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return cache / "storelens" / "ultralytics"
+
+
+def ensure_offline(config_dir: str | Path | None = None) -> Path:
+    """Prepare the environment; returns ultralytics' user config folder (with the fonts)."""
+    import matplotlib
+
+    base = (
+        Path(config_dir)
+        if config_dir
+        else Path(os.environ.get("YOLO_CONFIG_DIR") or default_config_dir())
+    )
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(base))
+    os.environ["YOLO_OFFLINE"] = "1"
+    os.environ["YOLO_AUTOINSTALL"] = "0"
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    user_dir = Path(os.environ["YOLO_CONFIG_DIR"]) / "Ultralytics"
+    user_dir.mkdir(parents=True, exist_ok=True)
+    font = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    for name in FONT_NAMES:
+        target = user_dir / name
+        if not target.is_file():
+            shutil.copyfile(font, target)
+    return user_dir
+
+
+def import_ultralytics() -> ModuleType:
+    """`import ultralytics` with the offline environment and settings in place."""
+    ensure_offline()
+    import ultralytics
+    from ultralytics.utils import SETTINGS
+
+    SETTINGS.update({"raytune": False, "sync": False})
+    return ultralytics
