@@ -1,4 +1,5 @@
-"""Shared fixtures: repository paths, the demo store, and the optional ../shared data."""
+"""Shared fixtures: repository paths, the demo store, the optional ../shared data, and one
+small rendered simulation (two cameras, eight seconds) used by several suites."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from storelens.configs import builtin_store
+from storelens.datasets.sim.scenario import Scenario, load_scenario
 from storelens.layout import StoreLayout
 from storelens.settings import shared_data_dir
 
@@ -37,3 +40,33 @@ def shared_data() -> Path:
             "set STORELENS_SHARED_DATA to point at a copy)"
         )
     return path
+
+
+SMALL_CAMERAS = ["ceil-sw", "shelf-fruit"]
+
+
+def small_scenario() -> Scenario:
+    """Four shoppers who all arrive within 3 s, so people are in view early; 8 s long."""
+    scen = load_scenario("easy")
+    crowd = scen.crowd.model_copy(update={"arrival_window_s": 3.0})
+    return scen.model_copy(update={"duration_s": 8.0, "crowd": crowd})
+
+
+def run_small(out: Path, seed: int = 3) -> Path:
+    from storelens.datasets.simulate import simulate
+
+    simulate(
+        builtin_store(),
+        small_scenario(),
+        seed=seed,
+        out_dir=out,
+        camera_ids=SMALL_CAMERAS,
+        workers=2,
+        show_progress=False,
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_sim(tmp_path_factory) -> Path:
+    return run_small(tmp_path_factory.mktemp("sim") / "small")

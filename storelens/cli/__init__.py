@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from storelens._version import __version__
-from storelens.cli import bench, demo, simulate, store
+from storelens.cli import bench, demo, simulate, store, tracking
 
 app = typer.Typer(
     name="storelens",
@@ -22,6 +22,8 @@ app = typer.Typer(
 app.add_typer(store.app, name="store")
 app.add_typer(simulate.dataset_app, name="dataset")
 app.command("simulate")(simulate.simulate)
+app.add_typer(tracking.track_app, name="track")
+app.add_typer(tracking.eval_app, name="eval")
 app.command("demo")(demo.demo)
 app.command("bench")(bench.bench)
 

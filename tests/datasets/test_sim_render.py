@@ -10,7 +10,7 @@ import pytest
 from storelens.datasets.formats.mot import read_mot, read_seqinfo
 from storelens.datasets.sim.views import HAND, PERSON, PRODUCT
 from storelens.datasets.sim.writer import read_jsonl
-from tests.datasets.conftest import SMALL_CAMERAS, run_small
+from tests.conftest import SMALL_CAMERAS, run_small
 
 RECORD_FILES = [
     "events.jsonl",

@@ -10,9 +10,42 @@ from storelens.tracking.trackeval_metrics import COMBINED, evaluate_mot
 SEQS = ["TUD-Campus", "TUD-Stadtmitte"]
 # seq: IDF1, IDP, IDR, Rcll, Prcn, MT, PT, ML, FP, FN, IDs, FM, MOTA, HOTA, DetA, AssA
 OFFICIAL = {
-    "TUD-Campus": (55.8, 73.0, 45.1, 58.2, 94.1, 1, 6, 1, 13, 150, 7, 7, 52.6, 0.3913974, 0.4180470, 0.3691207),
-    "TUD-Stadtmitte": (64.5, 82.0, 53.1, 60.9, 94.0, 5, 4, 1, 45, 452, 7, 6, 56.4, 0.3978490, 0.3922676,
-                       0.4088408),
+    "TUD-Campus": (
+        55.8,
+        73.0,
+        45.1,
+        58.2,
+        94.1,
+        1,
+        6,
+        1,
+        13,
+        150,
+        7,
+        7,
+        52.6,
+        0.3913974,
+        0.4180470,
+        0.3691207,
+    ),
+    "TUD-Stadtmitte": (
+        64.5,
+        82.0,
+        53.1,
+        60.9,
+        94.0,
+        5,
+        4,
+        1,
+        45,
+        452,
+        7,
+        6,
+        56.4,
+        0.3978490,
+        0.3922676,
+        0.4088408,
+    ),
 }
 
 
@@ -28,11 +61,22 @@ def cem(shared_data):
 def test_per_sequence_matches_the_official_devkit(cem, seq):
     idf1, idp, idr, rcll, prcn, mt, pt, ml, fp, fn, ids, fm, mota, hota, deta, assa = OFFICIAL[seq]
     m = cem[seq]
-    for ours, theirs in [(m.idf1, idf1), (m.idp, idp), (m.idr, idr), (m.recall, rcll),
-                         (m.precision, prcn), (m.mota, mota)]:
+    for ours, theirs in [
+        (m.idf1, idf1),
+        (m.idp, idp),
+        (m.idr, idr),
+        (m.recall, rcll),
+        (m.precision, prcn),
+        (m.mota, mota),
+    ]:
         assert round(100 * ours, 1) == pytest.approx(theirs, abs=0.051)
     assert (m.mostly_tracked, m.partially_tracked, m.mostly_lost) == (mt, pt, ml)
-    assert (m.false_positives, m.false_negatives, m.id_switches, m.fragmentations) == (fp, fn, ids, fm)
+    assert (m.false_positives, m.false_negatives, m.id_switches, m.fragmentations) == (
+        fp,
+        fn,
+        ids,
+        fm,
+    )
     assert m.hota == pytest.approx(hota, abs=1e-6)
     assert m.deta == pytest.approx(deta, abs=1e-6) and m.assa == pytest.approx(assa, abs=1e-6)
 
@@ -48,8 +92,14 @@ def test_mot15_zero_marked_boxes_are_ignored(shared_data, tmp_path):
     """MOTChallenge preprocessing: a gt row with conf 0 is not counted as a miss."""
     seq = shared_data / "mot15-tud" / "TUD-Campus"
     gt = read_mot(seq / "gt" / "gt.txt")
-    marked = MotTable(gt.frame, gt.track_id, gt.tlwh, np.where(gt.track_id == gt.track_id[0], 0.0, 1.0),
-                      gt.class_id, gt.visibility)
+    marked = MotTable(
+        gt.frame,
+        gt.track_id,
+        gt.tlwh,
+        np.where(gt.track_id == gt.track_id[0], 0.0, 1.0),
+        gt.class_id,
+        gt.visibility,
+    )
     (tmp_path / "seq" / "gt").mkdir(parents=True)
     write_mot(tmp_path / "seq" / "gt" / "gt.txt", marked, kind="results")
     (tmp_path / "seq" / "seqinfo.ini").write_text((seq / "seqinfo.ini").read_text())

@@ -1,0 +1,128 @@
+"""The tracker on real MOTChallenge data and on the simulated store, through the CLI."""
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from storelens.cli import app
+from storelens.datasets.formats.mot import read_mot, write_mot
+from storelens.tracking.mot_runner import (
+    load_sequence,
+    load_tracker_config,
+    normalised_scores,
+    track_sequences,
+)
+from storelens.tracking.synthetic_detections import DetectionNoise, noisy_detections
+from storelens.tracking.trackeval_metrics import COMBINED, evaluate_mot
+
+runner = CliRunner()
+SEQS = ["TUD-Campus", "TUD-Stadtmitte"]
+
+
+def test_scores_are_normalised_only_when_outside_unit_range():
+    np.testing.assert_array_equal(normalised_scores(np.array([0.2, 0.9])), [0.2, 0.9])
+    scaled = normalised_scores(np.arange(1.0, 101.0))
+    assert scaled.max() == 1.0 and scaled.min() > 0
+
+
+def test_tud_from_public_detections_matches_the_published_cem_tracker(
+    shared_data, tmp_path, repo_root
+):
+    """Same detections as CEM (MOTChallenge's ACF): at least CEM's HOTA, IDF1 and MOTA combined."""
+    base = shared_data / "mot15-tud"
+    for seq in SEQS:
+        result = runner.invoke(
+            app,
+            [
+                "track",
+                "mot",
+                str(base / seq),
+                "--out",
+                str(tmp_path / f"{seq}.txt"),
+                "--config",
+                str(repo_root / "configs" / "tracking" / "mot15.yaml"),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "tracking",
+            *(str(base / s) for s in SEQS),
+            "--results",
+            str(tmp_path),
+            "--benchmark",
+            "MOT15",
+        ],
+        terminal_width=200,
+    )
+    assert result.exit_code == 0, result.output
+    assert "COMBINED" in result.output
+    metrics = evaluate_mot(
+        {s: base / s for s in SEQS}, {s: tmp_path / f"{s}.txt" for s in SEQS}, benchmark="MOT15"
+    )[COMBINED]
+    assert metrics.hota >= 0.39 and metrics.idf1 >= 0.62 and metrics.mota >= 0.555
+
+
+def test_eval_tracking_errors_are_clear(tmp_path, shared_data):
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "tracking",
+            str(shared_data / "mot15-tud" / "TUD-Campus"),
+            "--results",
+            str(tmp_path),
+            "--benchmark",
+            "MOT15",
+        ],
+        terminal_width=200,
+    )
+    assert result.exit_code == 2 and "no results file for sequence 'TUD-Campus'" in result.output
+
+
+def test_perfect_detections_on_the_simulated_store_track_almost_perfectly(small_sim, tmp_path):
+    """Ground-truth boxes as detections (no noise): one batched tracker for both cameras."""
+    clean = DetectionNoise(
+        miss_rate=0.0,
+        min_visibility=0.0,
+        box_noise=0.0,
+        false_positives_per_frame=0.0,
+        true_score=(0.9, 0.9),
+    )
+    sequences, folders, results = [], {}, {}
+    for cam in ("ceil-sw", "shelf-fruit"):
+        folder = small_sim / "cameras" / cam
+        dets = noisy_detections(read_mot(folder / "gt" / "gt.txt"), 640, 480, clean)
+        sequences.append(
+            load_sequence(folder, write_mot(tmp_path / f"{cam}-det.txt", dets, kind="det"))
+        )
+        folders[cam] = folder
+    for cam, table in track_sequences(sequences, load_tracker_config(None)).items():
+        results[cam] = write_mot(tmp_path / f"{cam}.txt", table, kind="results")
+    metrics = evaluate_mot(folders, results)
+    assert metrics[COMBINED].hota > 0.85 and metrics[COMBINED].id_switches <= 2
+    ids = {cam: set(read_mot(results[cam]).track_id.tolist()) for cam in results}
+    assert not ids["ceil-sw"] & ids["shelf-fruit"], "two cameras must never share a track id"
+
+
+def test_track_sim_cli_with_noisy_detections(small_sim, tmp_path):
+    result = runner.invoke(
+        app, ["track", "sim", str(small_sim), "--out", str(tmp_path)], terminal_width=200
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "results" / "ceil-sw.txt").is_file() and (
+        tmp_path / "det" / "ceil-sw.txt"
+    ).is_file()
+    assert "COMBINED" in result.output
+
+
+@pytest.mark.parametrize("bad", ["match_cost: 2\n", "lost_track_buffer: 3\n"])
+def test_bad_tracker_config_names_the_field(tmp_path, bad):
+    from storelens.config import ConfigError
+
+    path = tmp_path / "t.yaml"
+    path.write_text(bad)
+    with pytest.raises(ConfigError, match=bad.split(":")[0]):
+        load_tracker_config(path)

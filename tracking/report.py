@@ -1,0 +1,64 @@
+"""Showing and recording tracking metrics: a rich table, a CSV, and an MLflow run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from storelens.tracking.trackeval_metrics import TrackingMetrics
+
+COLUMNS = [
+    ("HOTA", "hota", "{:.3f}"),
+    ("DetA", "deta", "{:.3f}"),
+    ("AssA", "assa", "{:.3f}"),
+    ("MOTA", "mota", "{:.3f}"),
+    ("IDF1", "idf1", "{:.3f}"),
+    ("IDSW", "id_switches", "{}"),
+    ("FP", "false_positives", "{}"),
+    ("FN", "false_negatives", "{}"),
+    ("GT ids", "gt_ids", "{}"),
+]
+
+
+def metrics_table(
+    metrics: dict[str, TrackingMetrics], title: str = "tracking (TrackEval)"
+) -> Table:
+    table = Table(title=title)
+    table.add_column("sequence")
+    for name, _, _ in COLUMNS:
+        table.add_column(name, justify="right")
+    for seq, m in metrics.items():
+        table.add_row(seq, *(fmt.format(getattr(m, attr)) for _, attr, fmt in COLUMNS))
+    return table
+
+
+def log_to_mlflow(
+    metrics: dict[str, TrackingMetrics],
+    params: dict[str, Any],
+    run_name: str,
+    experiment: str = "tracking",
+    artifacts: list[Path] | None = None,
+) -> str:
+    """One MLflow run: params once, every metric as `<sequence>/<metric>`. Returns the run id.
+
+    Uses `MLFLOW_TRACKING_URI`, else a SQLite store `mlflow.db` in the working directory.
+    Failures raise: a tracking failure is an error, not a warning.
+    """
+    import os
+
+    import mlflow
+
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    if not os.environ.get("MLFLOW_TRACKING_URI"):
+        mlflow.set_tracking_uri(f"sqlite:///{Path.cwd() / 'mlflow.db'}")
+    mlflow.set_experiment(experiment)
+    with mlflow.start_run(run_name=run_name) as run:
+        mlflow.log_params({k: str(v) for k, v in params.items()})
+        mlflow.log_metrics(
+            {f"{seq}/{k}": float(v) for seq, m in metrics.items() for k, v in m.as_dict().items()}
+        )
+        for path in artifacts or []:
+            mlflow.log_artifact(str(path))
+        return run.info.run_id
