@@ -68,8 +68,8 @@ class TrackerConfig(BaseModel):
     motion_gate: bool = Field(
         True,
         description=(
-            "refuse matches whose Mahalanobis distance to the Kalman prediction exceeds the 99% chi² "
-            "bound (4 dof): prevents jumps, may drop very erratic boxes"
+            "refuse matches whose Mahalanobis distance to the Kalman prediction exceeds the 99% "
+            "chi² bound (4 dof): prevents jumps, may drop very erratic boxes"
         ),
     )
     observation_recovery: bool = Field(
@@ -89,8 +89,8 @@ class TrackerConfig(BaseModel):
     appearance_weight: Unit = Field(
         0.0,
         description=(
-            "0 ignores embeddings; >0 lets appearance (cosine distance) replace IoU for people within "
-            "`appearance_proximity`: more robust to crossings, needs a re-id embedder"
+            "0 ignores embeddings; >0 lets appearance (cosine distance) replace IoU for people "
+            "within `appearance_proximity`: more robust to crossings, needs a re-id embedder"
         ),
     )
     appearance_gate: Unit = Field(

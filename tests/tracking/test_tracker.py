@@ -36,7 +36,7 @@ def ids_of(out: Detections) -> list[int]:
 
 def test_empty_frames_from_the_start_and_in_the_middle():
     tracker = StoreTracker()
-    for k in range(3):
+    for _ in range(3):
         assert len(tracker.update(Detections.empty())) == 0
     outs = [tracker.update(frame([person_box(100 + 5 * k)], k / FPS)) for k in range(3, 6)]
     first_id = outs[-1].tracker_id[0]
@@ -178,7 +178,7 @@ def test_update_never_mutates_its_input():
     dets = frame([person_box(10), person_box(300)], 0.0)
     names = ("xyxy", "confidence", "class_id", "tracker_id", "camera_id", "timestamp")
     snapshot = {k: getattr(dets, k).copy() for k in names}
-    for k in range(3):
+    for _ in range(3):
         tracker.update(dets)
     for k, v in snapshot.items():
         np.testing.assert_array_equal(getattr(dets, k), v)
