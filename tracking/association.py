@@ -71,17 +71,22 @@ def assign(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Minimum-cost matching per camera; pairs costing more than `limit` are not made.
 
+    Cameras where every track and every detection has at most one feasible partner are solved
+    directly (the optimum is then to take every feasible pair); only the others go to
+    `lap.lapjv`, one small matrix per camera.
+
     Returns matched (track rows, detection rows) as two aligned arrays.
     """
-    t_rows, d_rows = [], []
+    feasible = (cost <= limit) & tracks.valid[:, :, None] & dets.valid[:, None, :]
+    unambiguous = (feasible.sum(axis=2) <= 1).all(axis=1) & (feasible.sum(axis=1) <= 1).all(axis=1)
+    c_idx, t_idx, d_idx = np.nonzero(feasible & unambiguous[:, None, None])
+    t_rows, d_rows = [tracks.index[c_idx, t_idx]], [dets.index[c_idx, d_idx]]
     n_t = tracks.valid.sum(axis=1)
     n_d = dets.valid.sum(axis=1)
-    for c in np.flatnonzero((n_t > 0) & (n_d > 0)):
-        block = cost[c, : n_t[c], : n_d[c]]
-        _, x, _ = lap.lapjv(np.minimum(block, INFEASIBLE), extend_cost=True, cost_limit=limit)
+    cost = np.minimum(cost, INFEASIBLE)
+    for c in np.flatnonzero(~unambiguous & feasible.any(axis=(1, 2))):
+        _, x, _ = lap.lapjv(cost[c, : n_t[c], : n_d[c]], extend_cost=True, cost_limit=limit)
         matched = np.flatnonzero(x >= 0)
         t_rows.append(tracks.index[c, matched])
         d_rows.append(dets.index[c, x[matched]])
-    if not t_rows:
-        return np.zeros(0, int), np.zeros(0, int)
-    return np.concatenate(t_rows), np.concatenate(d_rows)
+    return np.concatenate(t_rows).astype(int), np.concatenate(d_rows).astype(int)

@@ -1,15 +1,15 @@
 """A batched, time-aware constant-velocity Kalman filter for boxes.
 
-State space (one row per track):
+State space (one row per track), BoT-SORT's choice of box parameters:
 
-    mean (T,8) = [x, y, a, h, vx, vy, va, vh]   centre, aspect w/h, height and their rates
+    mean (T,8) = [x, y, w, h, vx, vy, vw, vh]   centre, width, height and their rates
     cov  (T,8,8)
-    measurement z (T,4) = [x, y, a, h]
+    measurement z (T,4) = [x, y, w, h]
 
 Velocities are per second and the process noise grows with the elapsed time `dt` (T,), so
-tracks predicted over uneven gaps (dropped frames, a slow camera) stay calibrated. Noise scales
-with box height (DeepSORT / ByteTrack), except for the aspect ratio, which has fixed noise.
-Every function is one array operation over all tracks of all cameras.
+tracks predicted over uneven gaps (dropped frames, a slow camera) stay calibrated. Noise on x
+and w scales with the box width, on y and h with its height. Every function is one array
+operation over all tracks of all cameras.
 """
 
 from __future__ import annotations
@@ -17,10 +17,14 @@ from __future__ import annotations
 import numpy as np
 
 CHI2_99_4DOF = 13.2767  # 99% quantile of chi² with 4 degrees of freedom
-ASPECT_MEASUREMENT_STD = 0.1
-ASPECT_POSITION_NOISE = 0.01
-ASPECT_VELOCITY_NOISE = 1e-4
-_H = np.eye(4, 8)
+INITIAL_VELOCITY_STD = 1.5  # box sizes per second: a new track may move at walking pace
+
+
+def _sizes(boxes: np.ndarray) -> np.ndarray:
+    """(T,≥4) → (T,4) the scale of each coordinate: w for x and w, h for y and h."""
+    w = np.maximum(boxes[:, 2], 1e-3)
+    h = np.maximum(boxes[:, 3], 1e-3)
+    return np.stack([w, h, w, h], axis=1)
 
 
 class BoxKalman:
@@ -33,20 +37,8 @@ class BoxKalman:
         """(N,4) measurements → mean (N,8), cov (N,8,8); velocities start at zero."""
         n = len(z)
         mean = np.concatenate([z, np.zeros((n, 4))], axis=1)
-        h = np.maximum(z[:, 3], 1e-3)
-        std = np.stack(
-            [
-                2 * self.r * h,
-                2 * self.r * h,
-                np.full(n, 2 * ASPECT_MEASUREMENT_STD),
-                2 * self.r * h,
-                1.5 * h,
-                1.5 * h,
-                np.full(n, 0.1),
-                1.5 * h,
-            ],
-            axis=1,
-        )
+        scale = _sizes(z)
+        std = np.concatenate([2 * self.r * scale, INITIAL_VELOCITY_STD * scale], axis=1)
         cov = np.zeros((n, 8, 8))
         idx = np.arange(8)
         cov[:, idx, idx] = std**2
@@ -62,21 +54,10 @@ class BoxKalman:
         dt = np.asarray(dt, float).reshape(n)
         F = np.broadcast_to(np.eye(8), (n, 8, 8)).copy()
         F[:, np.arange(4), np.arange(4) + 4] = dt[:, None]
-        h = np.maximum(mean[:, 3], 1e-3)
-        q_pos = (self.q_pos * h) ** 2 * dt
-        q_vel = (self.q_vel * h) ** 2 * dt
-        q = np.stack(
-            [
-                q_pos,
-                q_pos,
-                np.full(n, ASPECT_POSITION_NOISE**2) * dt,
-                q_pos,
-                q_vel,
-                q_vel,
-                np.full(n, ASPECT_VELOCITY_NOISE**2) * dt,
-                q_vel,
-            ],
-            axis=1,
+        scale = _sizes(mean)
+        q = (
+            np.concatenate([(self.q_pos * scale) ** 2, (self.q_vel * scale) ** 2], axis=1)
+            * dt[:, None]
         )
         new_mean = np.einsum("nij,nj->ni", F, mean)
         new_cov = F @ cov @ F.transpose(0, 2, 1)
@@ -86,19 +67,9 @@ class BoxKalman:
 
     def project(self, mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Predicted measurement (T,4) and its covariance S (T,4,4)."""
-        h = np.maximum(mean[:, 3], 1e-3)
-        r = np.stack(
-            [
-                (self.r * h) ** 2,
-                (self.r * h) ** 2,
-                np.full(len(h), ASPECT_MEASUREMENT_STD**2),
-                (self.r * h) ** 2,
-            ],
-            axis=1,
-        )
         S = cov[:, :4, :4].copy()
         idx = np.arange(4)
-        S[:, idx, idx] += r
+        S[:, idx, idx] += (self.r * _sizes(mean)) ** 2
         return mean[:, :4], S
 
     def update(
@@ -110,8 +81,7 @@ class BoxKalman:
         projected, S = self.project(mean, cov)
         PHt = cov[:, :, :4]  # P Hᵀ
         gain = np.linalg.solve(S, PHt.transpose(0, 2, 1)).transpose(0, 2, 1)  # (T,8,4)
-        innovation = z - projected
-        new_mean = mean + np.einsum("nij,nj->ni", gain, innovation)
+        new_mean = mean + np.einsum("nij,nj->ni", gain, z - projected)
         new_cov = cov - gain @ S @ gain.transpose(0, 2, 1)
         return new_mean, new_cov
 
@@ -119,5 +89,4 @@ class BoxKalman:
         """Squared distances between T predicted tracks and their (T,N,4) candidate measurements."""
         projected, S = self.project(mean, cov)
         diff = z - projected[:, None, :]
-        solved = np.linalg.solve(S[:, None], diff[..., None])[..., 0]
-        return np.einsum("tnk,tnk->tn", diff, solved)
+        return np.sum((diff @ np.linalg.inv(S)) * diff, axis=-1)

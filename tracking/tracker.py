@@ -27,7 +27,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from storelens.boxes import xyah_to_xyxy, xyxy_to_xyah
+from storelens.boxes import xywh_to_xyxy, xyxy_to_xywh
 from storelens.detections import Detections
 from storelens.tracking.association import (
     INFEASIBLE,
@@ -228,9 +228,9 @@ class StoreTracker:
         keep = detections.confidence >= cfg.low_score
         high = np.flatnonzero(keep & (detections.confidence >= cfg.high_score))
         low = np.flatnonzero(keep & (detections.confidence < cfg.high_score))
-        z = xyxy_to_xyah(detections.xyxy.astype(np.float64))
+        z = xyxy_to_xywh(detections.xyxy.astype(np.float64))
         boxes = detections.xyxy.astype(np.float64)
-        pred_boxes = xyah_to_xyxy(tracks.mean[:, :4]) if len(tracks) else np.zeros((0, 4))
+        pred_boxes = xywh_to_xyxy(tracks.mean[:, :4]) if len(tracks) else np.zeros((0, 4))
         cams = np.unique(np.concatenate([step_cams, det_cam]))
 
         t_pool = np.flatnonzero(in_step & (tracks.state != TENTATIVE))
@@ -322,7 +322,7 @@ class StoreTracker:
         boxes_out = (
             tracks.last_obs[rows]
             if cfg.output_box == "detection"
-            else xyah_to_xyxy(tracks.mean[rows, :4])
+            else xywh_to_xyxy(tracks.mean[rows, :4])
         )
         return Detections(
             xyxy=boxes_out,
@@ -380,7 +380,7 @@ class StoreTracker:
         t_idx = np.where(tb.valid, tb.index, 0)
         d_boxes = gather(boxes, db.index)
         if cfg.motion_gate:
-            z = xyxy_to_xyah(d_boxes.reshape(-1, 4)).reshape(d_boxes.shape)
+            z = xyxy_to_xywh(d_boxes.reshape(-1, 4)).reshape(d_boxes.shape)
             flat_t = t_idx.reshape(-1)
             d2 = self.kalman.mahalanobis(
                 tracks.mean[flat_t], tracks.cov[flat_t], np.repeat(z, tb.index.shape[1], axis=0)
@@ -425,11 +425,13 @@ class StoreTracker:
         refound = (tracks.state[mt] == LOST) & (gap > 1e-9)
         mean, cov = self.kalman.update(tracks.mean[mt], tracks.cov[mt], z[md])
         if refound.any():
-            # observation-centric re-update: velocity from the two real observations
+            # Observation-centric re-update (OC-SORT), in closed form: after a gap the filter's
+            # velocity is stale, so take the centre's velocity from the two real observations.
+            # Size rates stay at zero: over short gaps they are dominated by box jitter.
             r = np.flatnonzero(refound)
-            last_z = xyxy_to_xyah(tracks.last_obs[mt[r]])
-            mean[r, 4:] = (z[md[r]] - last_z) / gap[r, None]
-            mean[r, :4] = z[md[r]]
+            last_centre = _centres(tracks.last_obs[mt[r]])
+            mean[r, 4:6] = (z[md[r], :2] - last_centre) / gap[r, None]
+            mean[r, 6:8] = 0.0
         tracks.mean[mt], tracks.cov[mt] = mean, cov
         move_prev = now - tracks.t_prev_obs[mt] > DIRECTION_BASELINE_S
         tracks.prev_obs[mt[move_prev]] = tracks.last_obs[mt[move_prev]]

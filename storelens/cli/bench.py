@@ -9,13 +9,14 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console()
+SUITES = ("core", "simulator", "tracking-accuracy", "tracking-speed")
 
 
 def bench(
     out: Path | None = typer.Option(
         None, help="also write the rows as CSV here (default: runs/bench/results.csv)"
     ),
-    only: str | None = typer.Option(None, help="comma-separated suites: core, simulator"),
+    only: str | None = typer.Option(None, help=f"comma-separated suites: {', '.join(SUITES)}"),
 ) -> None:
     """Measure storelens against the libraries and trackers it is compared with."""
     import csv
@@ -23,10 +24,16 @@ def bench(
     from storelens.core_bench import core_suite
     from storelens.datasets.bench import simulator_suite
     from storelens.settings import runs_dir
+    from storelens.tracking.bench import accuracy_suite, speed_suite
 
     suites = {
         "core": ("core array maths (CPU)", core_suite),
         "simulator": ("simulator: demo store, all cameras", simulator_suite),
+        "tracking-accuracy": (
+            "tracking accuracy beside the peers (same detections)",
+            accuracy_suite,
+        ),
+        "tracking-speed": ("tracking speed: storelens batched vs one peer per camera", speed_suite),
     }
     wanted = only.split(",") if only else list(suites)
     unknown = set(wanted) - set(suites)
@@ -39,12 +46,15 @@ def bench(
             rows = suite()
         all_rows += rows
         table = Table(title=title)
-        for col in ("operation", "implementation", "size"):
+        for col in ("measure", "implementation", "size"):
             table.add_column(col)
         table.add_column("value", justify="right")
         table.add_column("unit")
         for r in rows:
-            table.add_row(r.operation, r.implementation, r.size, f"{r.value:,.3f}", r.unit)
+            measure = (
+                f"{r.suite.split(': ', 1)[-1]} · {r.operation}" if ": " in r.suite else r.operation
+            )
+            table.add_row(measure, r.implementation, r.size, f"{r.value:,.3f}", r.unit)
         console.print(table)
     path = out or runs_dir() / "bench" / "results.csv"
     path.parent.mkdir(parents=True, exist_ok=True)

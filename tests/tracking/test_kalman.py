@@ -10,7 +10,7 @@ def kf():
 
 
 def test_initiate_and_zero_dt_predict_is_identity(kf):
-    z = np.array([[100.0, 200.0, 0.4, 120.0], [10.0, 20.0, 0.5, 50.0]])
+    z = np.array([[100.0, 200.0, 48.0, 120.0], [10.0, 20.0, 25.0, 50.0]])
     mean, cov = kf.initiate(z)
     np.testing.assert_array_equal(mean[:, :4], z)
     assert (mean[:, 4:] == 0).all()
@@ -20,7 +20,7 @@ def test_initiate_and_zero_dt_predict_is_identity(kf):
 
 
 def test_prediction_is_time_aware(kf):
-    z = np.array([[100.0, 200.0, 0.4, 120.0]])
+    z = np.array([[100.0, 200.0, 48.0, 120.0]])
     mean, cov = kf.initiate(z)
     mean[:, 4:6] = [50.0, -20.0]  # px per second
     one, c_one = kf.predict(mean, cov, np.array([0.5]))
@@ -33,17 +33,17 @@ def test_prediction_is_time_aware(kf):
 
 
 def test_update_moves_towards_the_measurement_and_shrinks_uncertainty(kf):
-    mean, cov = kf.initiate(np.array([[100.0, 200.0, 0.4, 120.0]]))
+    mean, cov = kf.initiate(np.array([[100.0, 200.0, 48.0, 120.0]]))
     mean, cov = kf.predict(mean, cov, np.array([0.1]))
-    z = np.array([[110.0, 200.0, 0.4, 120.0]])
+    z = np.array([[110.0, 200.0, 48.0, 120.0]])
     new_mean, new_cov = kf.update(mean, cov, z)
     assert 100.0 < new_mean[0, 0] <= 110.0
     assert np.trace(new_cov[0, :4, :4]) < np.trace(cov[0, :4, :4])
 
 
 def test_mahalanobis_gates_far_measurements(kf):
-    mean, cov = kf.initiate(np.array([[100.0, 200.0, 0.4, 120.0]]))
-    near = np.array([[[102.0, 201.0, 0.4, 121.0], [400.0, 200.0, 0.4, 120.0]]])
+    mean, cov = kf.initiate(np.array([[100.0, 200.0, 48.0, 120.0]]))
+    near = np.array([[[102.0, 201.0, 48.0, 121.0], [400.0, 200.0, 48.0, 120.0]]])
     d2 = kf.mahalanobis(mean, cov, near)
     assert d2.shape == (1, 2)
     assert d2[0, 0] < CHI2_99_4DOF < d2[0, 1]

@@ -1,0 +1,250 @@
+"""Tracker benchmarks: accuracy beside the peers on the same detections, and speed at scale.
+
+Accuracy: MOT15 TUD sequences from their public detections, and the simulator's `crowded`
+store (all six cameras, synthetic noisy detections). Each peer is run with its defaults and
+with thresholds matched to storelens' (score gates), and its better HOTA is reported.
+Speed: tracker-only updates on synthetic boxes, 20 people per camera, 1 / 8 / 64 cameras;
+storelens runs one batched tracker, each peer one instance per camera.
+"""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+from storelens.core_bench import BenchRow
+from storelens.datasets.formats.mot import MotTable, write_mot
+from storelens.detections import Detections
+from storelens.settings import runs_dir, shared_data_dir
+from storelens.tracking.mot_runner import (
+    Sequence,
+    detections_by_frame,
+    load_sequence,
+    load_tracker_config,
+    track_sequences,
+)
+from storelens.tracking.peers import PEERS, PeerTracker
+from storelens.tracking.tracker import StoreTracker
+from storelens.tracking.trackeval_metrics import COMBINED, evaluate_mot
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "tracking"
+TUD = ("TUD-Campus", "TUD-Stadtmitte")
+
+
+def _peer_results(
+    name: str, sequences: list[Sequence], fps: dict[str, float], tuned: dict | None, out: Path
+) -> dict[str, Path]:
+    from storelens.boxes import xyxy_to_tlwh
+
+    files = {}
+    for seq in sequences:
+        peer = PeerTracker(name, fps[seq.name], tuned)
+        rows = []
+        for f, dets in enumerate(detections_by_frame(seq.detections, seq.name, seq.times), 1):
+            xyxy, ids = peer.step(dets.xyxy, dets.confidence)
+            n = len(ids)
+            rows.append(
+                MotTable(
+                    np.full(n, f), ids, xyxy_to_tlwh(xyxy), np.ones(n), np.ones(n, int), np.ones(n)
+                )
+            )
+        files[seq.name] = write_mot(
+            out / f"{seq.name}.txt", MotTable.concatenate(rows), kind="results"
+        )
+    return files
+
+
+def _accuracy(
+    dataset: str,
+    sequences: list[Sequence],
+    folders: dict[str, Path],
+    fps: dict[str, float],
+    config_name: str,
+    benchmark: str,
+    tuned: dict,
+) -> list[BenchRow]:
+    out = runs_dir() / "bench" / "tracking" / dataset
+    rows = []
+    ours = {
+        k: write_mot(out / "storelens" / f"{k}.txt", v, kind="results")
+        for k, v in track_sequences(sequences, load_tracker_config(CONFIGS / config_name)).items()
+    }
+    candidates = {"storelens StoreTracker": [ours]}
+    for peer in PEERS:
+        candidates[peer] = [
+            _peer_results(peer, sequences, fps, None, out / peer / "default"),
+            _peer_results(peer, sequences, fps, tuned, out / peer / "tuned"),
+        ]
+    for name, variants in candidates.items():
+        best = max(
+            (evaluate_mot(folders, files, benchmark=benchmark)[COMBINED] for files in variants),
+            key=lambda m: m.hota,
+        )
+        size = f"{len(sequences)} seq"
+        rows += [
+            BenchRow(f"tracking accuracy: {dataset}", "HOTA", name, size, best.hota, ""),
+            BenchRow(f"tracking accuracy: {dataset}", "IDF1", name, size, best.idf1, ""),
+            BenchRow(f"tracking accuracy: {dataset}", "MOTA", name, size, best.mota, ""),
+            BenchRow(f"tracking accuracy: {dataset}", "IDSW", name, size, best.id_switches, ""),
+        ]
+    return rows
+
+
+def accuracy_suite() -> list[BenchRow]:
+    rows: list[BenchRow] = []
+    shared = shared_data_dir()
+    if shared is not None and (shared / "mot15-tud").is_dir():
+        folders = {s: shared / "mot15-tud" / s for s in TUD}
+        sequences = [load_sequence(folders[s]) for s in TUD]
+        fps = {s.name: 1.0 / float(s.times[1] - s.times[0]) for s in sequences}
+        rows += _accuracy(
+            "MOT15 TUD (public ACF detections)",
+            sequences,
+            folders,
+            fps,
+            "mot15.yaml",
+            "MOT15",
+            {"high_score": 0.25, "new_track_score": 0.3},
+        )
+    sim_dir = _crowded_store()
+    sequences, folders = _sim_sequences(sim_dir)
+    fps = {s.name: 10.0 for s in sequences}
+    rows += _accuracy(
+        "simulated store, crowded (6 cameras)",
+        sequences,
+        folders,
+        fps,
+        "default.yaml",
+        "MOT17",
+        {"high_score": 0.5, "new_track_score": 0.6},
+    )
+    return rows
+
+
+def _crowded_store() -> Path:
+    import json
+
+    from storelens.configs import builtin_store
+    from storelens.datasets.sim.scenario import load_scenario
+    from storelens.datasets.simulate import simulate
+
+    out = runs_dir() / "bench" / "sim-crowded"
+    manifest = out / "manifest.json"
+    if manifest.is_file() and json.loads(manifest.read_text()).get("frames") == 400:
+        return out
+    simulate(
+        builtin_store(),
+        load_scenario("crowded").with_overrides(duration_s=40),
+        seed=7,
+        out_dir=out,
+        show_progress=False,
+    )
+    return out
+
+
+def _sim_sequences(sim_dir: Path) -> tuple[list[Sequence], dict[str, Path]]:
+    from storelens.datasets.recording import SimRecording
+    from storelens.tracking.synthetic_detections import noisy_detections
+
+    recording = SimRecording(sim_dir)
+    sequences, folders = [], {}
+    for i, cid in enumerate(recording.camera_ids):
+        w, h = recording.image_size(cid)
+        det = write_mot(
+            runs_dir() / "bench" / "tracking" / "sim-det" / f"{cid}.txt",
+            noisy_detections(recording.ground_truth(cid), w, h, seed=i),
+            kind="det",
+        )
+        sequences.append(load_sequence(recording.camera_dir(cid), det))
+        folders[cid] = recording.camera_dir(cid)
+    return sequences, folders
+
+
+# ------------------------------------------------------------------ speed
+def synthetic_streams(
+    n_cams: int, people: int, frames: int, seed: int = 0
+) -> list[list[Detections]]:
+    """frames x cameras of `people` walking boxes with 5% misses, as per-camera Detections."""
+    rng = np.random.default_rng(seed)
+    start = rng.uniform([0, 0], [1800, 900], (n_cams, people, 2))
+    vel = rng.uniform(-60, 60, (n_cams, people, 2))
+    out = []
+    for k in range(frames):
+        t = k / 10.0
+        xy = start + vel * t + rng.normal(0, 1.5, start.shape)
+        seen = rng.random((n_cams, people)) > 0.05
+        out.append(
+            [
+                Detections(
+                    xyxy=np.concatenate([xy[c, seen[c]], xy[c, seen[c]] + [40, 100]], axis=1),
+                    confidence=rng.uniform(0.3, 1.0, int(seen[c].sum())),
+                    camera_id=f"cam-{c:03d}",
+                    timestamp=t,
+                )
+                for c in range(n_cams)
+            ]
+        )
+    return out
+
+
+def _time_ours(streams: list[list[Detections]]) -> float:
+    tracker = StoreTracker()
+    batches = [Detections.concatenate(parts) for parts in streams]
+    start = time.perf_counter()
+    for batch in batches:
+        tracker.update(batch)
+    return time.perf_counter() - start
+
+
+def _time_peer(name: str, streams: list[list[Detections]]) -> float:
+    peers = [PeerTracker(name, 10.0) for _ in streams[0]]
+    start = time.perf_counter()
+    for parts in streams:
+        for peer, dets in zip(peers, parts, strict=True):
+            peer.step(dets.xyxy, dets.confidence)
+    return time.perf_counter() - start
+
+
+def _peak_mb(fn, *args) -> float:  # type: ignore[no-untyped-def]
+    tracemalloc.start()
+    try:
+        fn(*args)
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def speed_suite(cameras: tuple[int, ...] = (1, 8, 64), people: int = 20) -> list[BenchRow]:
+    rows = []
+    for n_cams in cameras:
+        frames = {1: 300, 8: 60, 64: 20}.get(n_cams, 20)
+        streams = synthetic_streams(n_cams, people, frames)
+        size = f"{n_cams} cams x {people} people"
+        runners = {"storelens StoreTracker (batched)": (_time_ours, (streams,))}
+        runners.update({peer: (_time_peer, (peer, streams)) for peer in PEERS})
+        for name, (fn, args) in runners.items():
+            seconds = fn(*args)
+            rows.append(
+                BenchRow(
+                    "tracking speed (CPU)",
+                    "camera-frames / s",
+                    name,
+                    size,
+                    n_cams * frames / seconds,
+                    "camera-frames / s",
+                )
+            )
+            rows.append(
+                BenchRow(
+                    "tracking speed (CPU)",
+                    "peak Python memory",
+                    name,
+                    size,
+                    _peak_mb(fn, *args),
+                    "MiB",
+                )
+            )
+    return rows
