@@ -29,16 +29,10 @@ import numpy as np
 
 from storelens.boxes import xywh_to_xyxy, xyxy_to_xywh
 from storelens.detections import Detections
-from storelens.tracking.association import (
-    INFEASIBLE,
-    Blocks,
-    assign,
-    blocks,
-    box_iou_blocks,
-    gather,
-)
+from storelens.tracking.association import INFEASIBLE, Blocks, assign, blocks, gather
+from storelens.tracking.backend import ArrayBackend, get_backend
 from storelens.tracking.config import TrackerConfig
-from storelens.tracking.kalman import CHI2_99_4DOF, BoxKalman
+from storelens.tracking.kalman import CHI2_99_4DOF
 
 TENTATIVE, TRACKED, LOST = 0, 1, 2
 DIRECTION_BASELINE_S = 0.25  # OC-SORT compares directions over a few frames, not one
@@ -128,10 +122,12 @@ class StoreTracker:
         config: TrackerConfig | None = None,
         *,
         id_counter: Callable[[int], np.ndarray] | None = None,
+        backend: str | ArrayBackend = "numpy",
     ) -> None:
         self.config = config or TrackerConfig()
         c = self.config
-        self.kalman = BoxKalman(c.position_noise, c.velocity_noise, c.measurement_noise)
+        self.backend = get_backend(backend)
+        self.kalman = self.backend.kalman(c.position_noise, c.velocity_noise, c.measurement_noise)
         self.next_ids = id_counter or IdCounter()
         self.reset()
 
@@ -354,7 +350,7 @@ class StoreTracker:
             return np.zeros(0, int), np.zeros(0, int)
         tb: Blocks = blocks(t_rows, tracks.cam[t_rows], cams)
         db: Blocks = blocks(d_rows, det_cam[d_rows], cams)
-        iou = box_iou_blocks(gather(track_boxes, tb.index), gather(boxes, db.index))
+        iou = self.backend.box_iou_blocks(gather(track_boxes, tb.index), gather(boxes, db.index))
         score = gather(detections.confidence.astype(np.float64), db.index)
         cost = 1.0 - (iou * score[:, None, :] if first_stage and self.config.fuse_score else iou)
         if first_stage:

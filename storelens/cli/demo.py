@@ -1,8 +1,9 @@
 """`storelens demo`: the furthest real path that exists, on the embedded defaults.
 
-Today: validate the demo store and draw its floor plan, then simulate it (the `easy`
-scenario, cached after the first run) and write a preview of the ground truth. Later stages
-(track, attribute, serve) extend this command as they land.
+Today: validate the demo store and draw its floor plan, simulate it (the `easy` scenario,
+cached after the first run) with a preview of the ground truth, then track every camera at once
+from synthetic detections and score the tracks with TrackEval. Later stages (events,
+attribution, serving) extend this command as they land.
 """
 
 from __future__ import annotations
@@ -77,4 +78,23 @@ def demo(
     for name in ("sessions", "events", "pos", "rfid", "staff_events"):
         table.add_row(name, str(len(read_jsonl(sim_dir / f"{name}.jsonl"))))
     console.print(table)
+
+    from storelens.cli.tracking import run_sim_tracking
+    from storelens.datasets.formats.mot import read_mot
+    from storelens.tracking.draw import tracks_sheet
+    from storelens.tracking.report import metrics_table
+
+    track_dir = out_dir / "track"
+    metrics = run_sim_tracking(sim_dir, track_dir, None, seed=DEMO_SEED)
+    console.print(
+        metrics_table(metrics, title="5. tracking all cameras at once (TrackEval, persons)")
+    )
+    cams = sorted(p.stem for p in (track_dir / "results").glob("*.txt"))
+    sheet = tracks_sheet(
+        {c: sim_dir / "cameras" / c / "video.mp4" for c in cams},
+        {c: read_mot(track_dir / "results" / f"{c}.txt") for c in cams},
+        track_dir / "tracks.png",
+        frame=int(0.3 * duration * 10),
+    )
+    console.print(f"6. tracks drawn on frames: {sheet}")
     console.print(f"Results are in {out_dir}/")

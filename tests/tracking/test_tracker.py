@@ -238,3 +238,13 @@ def test_appearance_separates_people_who_swap_places():
         zip(swapped.data["detection_index"].tolist(), swapped.tracker_id.tolist(), strict=True)
     )
     assert after == before  # detection 0 still carries embedding 0, so it keeps person 0's id
+
+
+def test_backends_are_chosen_by_name_and_unknown_ones_are_refused():
+    from storelens.tracking.backend import NumpyBackend, get_backend
+
+    assert isinstance(StoreTracker(backend="numpy").backend, NumpyBackend)
+    with pytest.raises(
+        ValueError, match="tracker backend 'cuda' is not available; available: numpy"
+    ):
+        get_backend("cuda")
