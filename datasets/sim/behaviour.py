@@ -316,6 +316,7 @@ class StoreBehaviour:
             if progress is not None:
                 progress(k + 1, n_frames)
         self._close_open_sessions()
+        self._refunds(times)
         return Timeline(
             t=times,
             persons=self.persons,
@@ -687,6 +688,25 @@ class StoreBehaviour:
             else:
                 session["paid_lines"].append({**entry, "txn_id": sale_id})
         party.paid = True
+
+    def _refunds(self, times: np.ndarray) -> None:
+        """Refunds of items bought before the simulation: POS noise that belongs to no session."""
+        skus = [p.sku for p in self.layout.catalogue]
+        for i in range(self.scenario.checkout.refunds):
+            lane = self.lanes[int(self.rng.integers(len(self.lanes)))]
+            sku = skus[int(self.rng.integers(len(skus)))]
+            self._txn_counter += 1
+            self.pos.append(
+                {
+                    "txn_id": f"{self.layout.store_id}-t{self._txn_counter:04d}",
+                    "store_id": self.layout.store_id,
+                    "terminal_id": lane["terminal"],
+                    "t": float(self.rng.uniform(times[0], times[-1])),
+                    "kind": "refund",
+                    "lines": [{"sku": sku, "qty": 1, "unit_price": self.price[sku]}],
+                    "refers_to": f"{self.layout.store_id}-before-{i + 1:03d}",
+                }
+            )
 
     def _lines(self, units: list[int]) -> list[dict[str, Any]]:
         skus, counts = (

@@ -138,3 +138,15 @@ def test_people_never_walk_through_shelves(timeline, demo_layout):
     pts = timeline.position[timeline.active]
     for shelf in demo_layout.shelves:
         assert not points_in_polygon(pts, shelf.polygon).any(), shelf.shelf_id
+
+
+def test_refunds_are_pos_noise_outside_every_session(demo_layout):
+    scenario = load_scenario("theft").with_overrides(duration_s=30)
+    tl = StoreBehaviour(demo_layout, scenario, seed=0, fps=10).run()
+    refunds = [t for t in tl.pos if t["kind"] == "refund"]
+    assert len(refunds) == scenario.checkout.refunds >= 1
+    in_sessions = {txn for s in tl.sessions for txn in s["txn_ids"]}
+    for txn in refunds:
+        PosTransaction.model_validate(txn)
+        assert txn["txn_id"] not in in_sessions and txn["refers_to"]
+        assert tl.t[0] <= txn["t"] <= tl.t[-1]

@@ -126,3 +126,33 @@ def test_bad_tracker_config_names_the_field(tmp_path, bad):
     path.write_text(bad)
     with pytest.raises(ConfigError, match=bad.split(":")[0]):
         load_tracker_config(path)
+
+
+def test_eval_tracking_logs_to_mlflow(shared_data, tmp_path, monkeypatch):
+    """`--mlflow` writes one run with params and per-sequence metrics to a real SQLite store."""
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    seq = shared_data / "mot15-tud" / "TUD-Campus"
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "tracking",
+            str(seq),
+            "--results",
+            str(seq / "trackers" / "CEM" / "TUD-Campus.txt"),
+            "--benchmark",
+            "MOT15",
+            "--mlflow",
+        ],
+        terminal_width=200,
+    )
+    assert result.exit_code == 0, result.output
+    mlflow.set_tracking_uri(uri)
+    runs = mlflow.search_runs(experiment_names=["tracking"], output_format="list")
+    assert len(runs) == 1
+    metrics = runs[0].data.metrics
+    assert metrics["TUD-Campus/idf1"] == pytest.approx(0.5577, abs=1e-3)
+    assert runs[0].data.params["benchmark"] == "MOT15"
