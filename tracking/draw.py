@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from storelens.datasets.formats.mot import MotTable
+from storelens.drawing import put_label
 
 TRAIL_FRAMES = 30
 
@@ -35,26 +36,7 @@ def draw_tracks(image: np.ndarray, results: MotTable, frame: int) -> np.ndarray:
         now = rows.select(rows.frame == frame)
         for x, y, w, h in now.tlwh:
             cv2.rectangle(out, (int(x), int(y)), (int(x + w), int(y + h)), colour, 2)
-            cv2.putText(
-                out,
-                str(int(tid)),
-                (int(x), max(12, int(y) - 4)),
-                cv2.FONT_HERSHEY_SIMPLEX,
-                0.5,
-                (0, 0, 0),
-                3,
-                cv2.LINE_AA,
-            )
-            cv2.putText(
-                out,
-                str(int(tid)),
-                (int(x), max(12, int(y) - 4)),
-                cv2.FONT_HERSHEY_SIMPLEX,
-                0.5,
-                colour,
-                1,
-                cv2.LINE_AA,
-            )
+            put_label(out, str(int(tid)), (int(x), max(12, int(y) - 4)), colour)
     return out
 
 
@@ -76,9 +58,7 @@ def tracks_sheet(
             continue
         img = draw_tracks(image, results[cam], frame)
         img = cv2.resize(img, (tile_width, int(img.shape[0] * tile_width / img.shape[1])))
-        cv2.putText(
-            img, f"{cam} frame {frame}", (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 2
-        )
+        put_label(img, f"{cam} frame {frame}", (6, 18), (255, 255, 255), 0.55)
         tiles.append(img)
     if not tiles:
         raise FileNotFoundError("no frame could be read from the videos")

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from storelens.datasets.formats.yolo import class_names, yolo_classes
+from storelens.datasets.formats.yolo import class_names, exportable_boxes
 from storelens.datasets.recording import SimRecording
 
 
@@ -56,18 +56,10 @@ def export_coco(
                 "frame": rec.frame,
             }
         )
-        b = rec.boxes
-        keep = (
-            (b.tlwh[:, 2] >= min_side_px)
-            & (b.tlwh[:, 3] >= min_side_px)
-            & (b.visibility >= min_visibility)
-        )
-        cls = yolo_classes(recording, class_set, b.class_id[keep], b.track_id[keep])
+        boxes = exportable_boxes(recording, rec.boxes, class_set, min_side_px, min_visibility)
         for box, c, tid, vis in zip(
-            b.tlwh[keep], cls, b.track_id[keep], b.visibility[keep], strict=True
+            boxes.tlwh, boxes.class_id, boxes.track_id, boxes.visibility, strict=True
         ):
-            if c < 0:
-                continue
             doc["annotations"].append(
                 {
                     "id": next_ann,

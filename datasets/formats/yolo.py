@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import yaml
 
+from storelens.datasets.formats.mot import MotTable
 from storelens.datasets.recording import SimRecording
 from storelens.datasets.sim.views import HAND, PERSON, PRODUCT, UNIT_ID_BASE
 
@@ -48,6 +49,25 @@ def yolo_classes(
     return out
 
 
+def exportable_boxes(
+    recording: SimRecording,
+    boxes: MotTable,
+    class_set: str,
+    min_side_px: float,
+    min_visibility: float,
+) -> MotTable:
+    """The boxes worth training on (big and visible enough), with export class indices."""
+    keep = (
+        (boxes.tlwh[:, 2] >= min_side_px)
+        & (boxes.tlwh[:, 3] >= min_side_px)
+        & (boxes.visibility >= min_visibility)
+    )
+    kept = boxes.select(keep)
+    cls = yolo_classes(recording, class_set, kept.class_id, kept.track_id)
+    kept = MotTable(kept.frame, kept.track_id, kept.tlwh, kept.conf, cls, kept.visibility)
+    return kept.select(cls >= 0)
+
+
 def export_yolo(
     sim_dir: str | Path,
     out_dir: str | Path,
@@ -68,14 +88,8 @@ def export_yolo(
         (out / "labels" / split).mkdir(parents=True, exist_ok=True)
     for rec in recording.frames(every=every, train_fraction=train_fraction, cameras=cameras):
         h, w = rec.image.shape[:2]
-        b = rec.boxes
-        keep = (
-            (b.tlwh[:, 2] >= min_side_px)
-            & (b.tlwh[:, 3] >= min_side_px)
-            & (b.visibility >= min_visibility)
-        )
-        cls = yolo_classes(recording, class_set, b.class_id[keep], b.track_id[keep])
-        tlwh = b.tlwh[keep]
+        boxes = exportable_boxes(recording, rec.boxes, class_set, min_side_px, min_visibility)
+        cls, tlwh = boxes.class_id, boxes.tlwh
         centre = np.column_stack(
             [
                 (tlwh[:, 0] + tlwh[:, 2] / 2) / w,
@@ -90,7 +104,7 @@ def export_yolo(
             rec.image,
             [cv2.IMWRITE_JPEG_QUALITY, 92],
         )
-        rows = np.column_stack([cls[cls >= 0], np.clip(centre[cls >= 0], 0, 1)])
+        rows = np.column_stack([cls, np.clip(centre, 0, 1)])
         np.savetxt(
             out / "labels" / rec.split / f"{stem}.txt",
             rows,

@@ -11,6 +11,7 @@ as ground truth: shelf events, POS transactions, RFID reads, sessions. The resul
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -455,30 +456,51 @@ class StoreBehaviour:
             float(np.linalg.norm(np.asarray(self._agent(person).position) - stand)) <= REACHABLE_M
         )
 
-    def _do_pick(self, person: Person, action: tuple, now: float, fresh: bool, dt: float) -> bool:
-        _, facing, both = action
-        reach_s = 0.7
-        hands = [0, 1] if both else [int(person.index % 2 == 0)]
-        if fresh and not self._within_reach(person, facing):
-            return True  # the walk there got stuck: the shopper gives this item up
-        if fresh:
-            self._stop(person)
-            person.face_heading = self._facing_heading(facing)
+    def _reach(
+        self,
+        person: Person,
+        hands: list[int],
+        facing: int,
+        now: float,
+        reach_s: float,
+        touch: Callable[[], None],
+    ) -> bool:
+        """Arm(s) out to a facing over `reach_s`, `touch()` at full reach, back; True when done."""
         target = self.facings.front_centre(facing)
+        p = self._reach_progress(person, now, reach_s)
         if person.phase == "start":
-            p = self._reach_progress(person, now, reach_s)
             self._arm_out(person, hands, target, p)
             if p >= 1.0:
-                unit = self.stock.take_front(facing)
-                if unit >= 0:
-                    self.stock.to_hand(unit, person.index, hands[0])
-                    person.held[hands[0]] = unit
-                    self._event("pick", person, unit, facing, now)
+                touch()
                 person.phase, person.phase_t = "back", now
             return False
-        p = self._reach_progress(person, now, reach_s)
         self._arm_out(person, hands, target, 1.0 - p)
         return p >= 1.0
+
+    def _start_shelf_action(self, person: Person, facing: int, fresh: bool) -> bool:
+        """On an action's first frame: stop and face the shelf; False when it is out of reach."""
+        if not fresh:
+            return True
+        if not self._within_reach(person, facing):
+            return False  # the walk there got stuck: this action is given up
+        self._stop(person)
+        person.face_heading = self._facing_heading(facing)
+        return True
+
+    def _do_pick(self, person: Person, action: tuple, now: float, fresh: bool, dt: float) -> bool:
+        _, facing, both = action
+        hands = [0, 1] if both else [int(person.index % 2 == 0)]
+        if not self._start_shelf_action(person, facing, fresh):
+            return True
+
+        def take() -> None:
+            unit = self.stock.take_front(facing)
+            if unit >= 0:
+                self.stock.to_hand(unit, person.index, hands[0])
+                person.held[hands[0]] = unit
+                self._event("pick", person, unit, facing, now)
+
+        return self._reach(person, hands, facing, now, 0.7, take)
 
     def _do_inspect(
         self, person: Person, action: tuple, now: float, fresh: bool, dt: float
@@ -531,55 +553,40 @@ class StoreBehaviour:
                     return self._do_stow(person, ("stow",), now, False, dt)
                 person.phase, person.phase_t = "start", now
             return False
-        reach_s = 0.7
-        target = self.facings.front_centre(facing)
-        p = self._reach_progress(person, now, reach_s)
-        if person.phase == "start":
-            self._arm_out(person, [hand], target, p)
-            if p >= 1.0:
-                if self.stock.place(unit, facing):
-                    person.held[hand] = -1
-                    self._event("put_back", person, unit, facing, now)
-                else:  # the facing is full: keep the item after all
-                    self._do_stow(person, ("stow",), now, False, dt)
-                person.phase, person.phase_t = "back", now
-            return False
-        self._arm_out(person, [hand], target, 1.0 - p)
-        return p >= 1.0
+
+        def release() -> None:
+            if self.stock.place(unit, facing):
+                person.held[hand] = -1
+                self._event("put_back", person, unit, facing, now)
+            else:  # the facing is full: keep the item after all
+                self._do_stow(person, ("stow",), now, False, dt)
+
+        return self._reach(person, [hand], facing, now, 0.7, release)
 
     def _do_restock(
         self, person: Person, action: tuple, now: float, fresh: bool, dt: float
     ) -> bool:
         _, facing = action
-        reach_s = 0.8
-        target = self.facings.front_centre(facing)
-        if fresh and not self._within_reach(person, facing):
+        if not self._start_shelf_action(person, facing, fresh):
             return True
-        if fresh:
-            self._stop(person)
-            person.face_heading = self._facing_heading(facing)
-        p = self._reach_progress(person, now, reach_s)
-        if person.phase == "start":
-            self._arm_out(person, [1], target, p)
-            if p >= 1.0:
-                unit = self.stock.stockroom_unit(facing)
-                if unit >= 0 and self.stock.place(unit, facing):
-                    self.staff_events.append(
-                        {
-                            "kind": "restock",
-                            "t": now,
-                            "staff_id": f"p{person.gid:03d}",
-                            "sku": str(self.stock.sku[unit]),
-                            "unit_id": str(self.stock.unit_id[unit]),
-                            "shelf_id": str(self.facings.shelf_id[facing]),
-                            "level": int(self.facings.level[facing]),
-                            "slot": int(self.facings.slot[facing]),
-                        }
-                    )
-                person.phase, person.phase_t = "back", now
-            return False
-        self._arm_out(person, [1], target, 1.0 - p)
-        return p >= 1.0
+
+        def fill() -> None:
+            unit = self.stock.stockroom_unit(facing)
+            if unit >= 0 and self.stock.place(unit, facing):
+                self.staff_events.append(
+                    {
+                        "kind": "restock",
+                        "t": now,
+                        "staff_id": f"p{person.gid:03d}",
+                        "sku": str(self.stock.sku[unit]),
+                        "unit_id": str(self.stock.unit_id[unit]),
+                        "shelf_id": str(self.facings.shelf_id[facing]),
+                        "level": int(self.facings.level[facing]),
+                        "slot": int(self.facings.slot[facing]),
+                    }
+                )
+
+        return self._reach(person, [1], facing, now, 0.8, fill)
 
     def _do_checkout(
         self, person: Person, action: tuple, now: float, fresh: bool, dt: float
@@ -652,35 +659,12 @@ class StoreBehaviour:
             scanned.append(unit)
             if rng.random() < checkout.void_rate:
                 voided.append(unit)
-        self._txn_counter += 1
-        sale_id = f"{self.layout.store_id}-t{self._txn_counter:04d}"
-        self.pos.append(
-            {
-                "txn_id": sale_id,
-                "store_id": self.layout.store_id,
-                "terminal_id": lane["terminal"],
-                "t": now,
-                "kind": "sale",
-                "lines": self._lines(scanned),
-                "refers_to": None,
-            }
-        )
+        sale_id = self._pos_txn(lane["terminal"], now, "sale", scanned)
         session["txn_ids"].append(sale_id)
         if voided:
-            self._txn_counter += 1
-            void_id = f"{self.layout.store_id}-t{self._txn_counter:04d}"
-            self.pos.append(
-                {
-                    "txn_id": void_id,
-                    "store_id": self.layout.store_id,
-                    "terminal_id": lane["terminal"],
-                    "t": now + 1.0,
-                    "kind": "void",
-                    "lines": self._lines(voided),
-                    "refers_to": sale_id,
-                }
+            session["txn_ids"].append(
+                self._pos_txn(lane["terminal"], now + 1.0, "void", voided, sale_id)
             )
-            session["txn_ids"].append(void_id)
         for unit in scanned:
             entry = {"sku": str(self.stock.sku[unit]), "unit_id": str(self.stock.unit_id[unit])}
             if unit in voided:
@@ -689,23 +673,44 @@ class StoreBehaviour:
                 session["paid_lines"].append({**entry, "txn_id": sale_id})
         party.paid = True
 
+    def _pos_txn(
+        self,
+        terminal: str,
+        t: float,
+        kind: str,
+        units: list[int],
+        refers_to: str | None = None,
+        lines: list[dict[str, Any]] | None = None,
+    ) -> str:
+        """Record one POS transaction; returns its id."""
+        self._txn_counter += 1
+        txn_id = f"{self.layout.store_id}-t{self._txn_counter:04d}"
+        self.pos.append(
+            {
+                "txn_id": txn_id,
+                "store_id": self.layout.store_id,
+                "terminal_id": terminal,
+                "t": t,
+                "kind": kind,
+                "lines": lines if lines is not None else self._lines(units),
+                "refers_to": refers_to,
+            }
+        )
+        return txn_id
+
     def _refunds(self, times: np.ndarray) -> None:
         """Refunds of items bought before the simulation: POS noise that belongs to no session."""
         skus = [p.sku for p in self.layout.catalogue]
         for i in range(self.scenario.checkout.refunds):
             lane = self.lanes[int(self.rng.integers(len(self.lanes)))]
             sku = skus[int(self.rng.integers(len(skus)))]
-            self._txn_counter += 1
-            self.pos.append(
-                {
-                    "txn_id": f"{self.layout.store_id}-t{self._txn_counter:04d}",
-                    "store_id": self.layout.store_id,
-                    "terminal_id": lane["terminal"],
-                    "t": float(self.rng.uniform(times[0], times[-1])),
-                    "kind": "refund",
-                    "lines": [{"sku": sku, "qty": 1, "unit_price": self.price[sku]}],
-                    "refers_to": f"{self.layout.store_id}-before-{i + 1:03d}",
-                }
+            self._pos_txn(
+                lane["terminal"],
+                float(self.rng.uniform(times[0], times[-1])),
+                "refund",
+                [],
+                refers_to=f"{self.layout.store_id}-before-{i + 1:03d}",
+                lines=[{"sku": sku, "qty": 1, "unit_price": self.price[sku]}],
             )
 
     def _lines(self, units: list[int]) -> list[dict[str, Any]]:

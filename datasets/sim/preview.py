@@ -11,6 +11,7 @@ import numpy as np
 from storelens.datasets.formats.mot import read_mot
 from storelens.datasets.sim.views import HAND, PERSON, PRODUCT
 from storelens.datasets.sim.writer import CAMERAS_DIR
+from storelens.drawing import put_label
 
 COLOURS = {PERSON: (60, 220, 60), HAND: (0, 220, 255), PRODUCT: (255, 140, 40)}
 
@@ -43,26 +44,7 @@ def draw_ground_truth(frame: np.ndarray, gt, frame_no: int, products: bool = Tru
         cv2.rectangle(img, p0, p1, COLOURS.get(cls, (255, 255, 255)), 1 if cls == PRODUCT else 2)
         if cls == PERSON:
             label = f"{int(rows.track_id[i])} v{rows.visibility[i]:.2f}"
-            cv2.putText(
-                img,
-                label,
-                (p0[0], max(10, p0[1] - 3)),
-                cv2.FONT_HERSHEY_SIMPLEX,
-                0.4,
-                (0, 0, 0),
-                3,
-                cv2.LINE_AA,
-            )
-            cv2.putText(
-                img,
-                label,
-                (p0[0], max(10, p0[1] - 3)),
-                cv2.FONT_HERSHEY_SIMPLEX,
-                0.4,
-                COLOURS[PERSON],
-                1,
-                cv2.LINE_AA,
-            )
+            put_label(img, label, (p0[0], max(10, p0[1] - 3)), COLOURS[PERSON], 0.4)
     return img
 
 
@@ -94,26 +76,7 @@ def contact_sheet(
             img = cv2.resize(
                 img, (tile_width, int(img.shape[0] * scale)), interpolation=cv2.INTER_AREA
             )
-            cv2.putText(
-                img,
-                f"{cam.name}  frame {f}",
-                (6, 18),
-                cv2.FONT_HERSHEY_SIMPLEX,
-                0.55,
-                (0, 0, 0),
-                3,
-                cv2.LINE_AA,
-            )
-            cv2.putText(
-                img,
-                f"{cam.name}  frame {f}",
-                (6, 18),
-                cv2.FONT_HERSHEY_SIMPLEX,
-                0.55,
-                (255, 255, 255),
-                1,
-                cv2.LINE_AA,
-            )
+            put_label(img, f"{cam.name}  frame {f}", (6, 18), (255, 255, 255), 0.55)
             tiles.append(img)
         rows.append(np.hstack(tiles))
     sheet = np.vstack(rows)
