@@ -46,14 +46,9 @@ def log_to_mlflow(
     Uses `MLFLOW_TRACKING_URI`, else a SQLite store `mlflow.db` in the working directory.
     Failures raise: a tracking failure is an error, not a warning.
     """
-    import os
+    from storelens.mlflow_store import configure_mlflow
 
-    import mlflow
-
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    if not os.environ.get("MLFLOW_TRACKING_URI"):
-        mlflow.set_tracking_uri(f"sqlite:///{Path.cwd() / 'mlflow.db'}")
-    mlflow.set_experiment(experiment)
+    mlflow = configure_mlflow(experiment)
     with mlflow.start_run(run_name=run_name) as run:
         mlflow.log_params({k: str(v) for k, v in params.items()})
         mlflow.log_metrics(

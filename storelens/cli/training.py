@@ -1,0 +1,118 @@
+"""`storelens train ...`, `storelens eval detector`, `storelens models ...`, `storelens export ...`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from storelens.cli._errors import user_errors
+
+console = Console()
+train_app = typer.Typer(
+    help="Train detectors (ultralytics, tracked in MLflow).", no_args_is_help=True
+)
+models_app = typer.Typer(
+    help="The MLflow model registry: aliases candidate / champion.", no_args_is_help=True
+)
+export_app = typer.Typer(help="Export trained models for serving.", no_args_is_help=True)
+
+
+@train_app.command("detector")
+def train_detector(
+    config: Path = typer.Option(..., help="training config, e.g. configs/train/sim_coarse.yaml"),
+    out: Path = typer.Option(
+        None, help="ultralytics output folder (default: runs/train/<experiment>)"
+    ),
+) -> None:
+    """Train a YOLO detector offline; one MLflow run; registered with alias `candidate`."""
+    from storelens.training.config import load_train_config
+    from storelens.training.detector import train_detector as run
+
+    with user_errors():
+        result = run(load_train_config(config), out)
+    table = Table(title=f"trained: MLflow run {result.run_id}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for k, v in result.metrics.items():
+        table.add_row(k, f"{v:.4f}")
+    console.print(table)
+    console.print(f"weights: {result.weights}")
+    if result.model_name:
+        console.print(
+            f"registered: models:/{result.model_name}/{result.version} (alias candidate); "
+            f"promote with `storelens models promote {result.model_name} {result.version}`"
+        )
+
+
+def eval_detector(
+    model: str = typer.Option(..., help="weights file or models:/NAME@champion"),
+    data: Path = typer.Option(..., help="YOLO data.yaml"),
+    split: str = typer.Option("val", help="which split of data.yaml"),
+    imgsz: int = typer.Option(320, help="inference size"),
+) -> None:
+    """COCO mAP50-95 / mAP50 per class on a held-out split."""
+    from storelens.training.evaluate import evaluate_detector
+
+    with user_errors():
+        m = evaluate_detector(model, data, split=split, imgsz=imgsz)
+    table = Table(title=f"detector {model} on {data} ({split})")
+    for col in ("class", "mAP50-95", "mAP50"):
+        table.add_column(col, justify="right" if col != "class" else "left")
+    table.add_row("all", f"{m.map50_95:.4f}", f"{m.map50:.4f}")
+    for name, (ap, ap50) in m.per_class.items():
+        table.add_row(name, f"{ap:.4f}", f"{ap50:.4f}")
+    console.print(table)
+
+
+@models_app.command("promote")
+def promote(
+    name: str = typer.Argument(..., help="registered model name"),
+    version: str = typer.Argument(..., help="version to make champion"),
+    alias: str = typer.Option("champion", help="alias to move"),
+) -> None:
+    """Move the `champion` alias (or another) to a registered version."""
+    from mlflow.exceptions import MlflowException
+
+    from storelens.mlflow_store import configure_mlflow
+    from storelens.training.registry import promote as run
+
+    configure_mlflow("detector")
+    try:
+        run(name, version, alias)
+    except MlflowException as err:
+        console.print(
+            f"[bold red]error:[/] model {name!r} version {version!r}: {err.message}", soft_wrap=True
+        )
+        raise typer.Exit(2) from None
+    console.print(f"[green]{alias}[/] → models:/{name}/{version}")
+
+
+@export_app.command("detector")
+def export_detector(
+    model: str = typer.Option(..., help="weights file or models:/NAME@alias"),
+    fmt: str = typer.Option("onnx", "--format", help="onnx or torchscript"),
+    imgsz: int = typer.Option(320, help="export size"),
+    check: list[Path] = typer.Option(None, help="images to compare the export with torch on"),
+) -> None:
+    """Export for serving; with --check, prove the export gives the torch model's boxes."""
+    from storelens.training.export import check_export
+    from storelens.training.export import export_detector as run
+    from storelens.training.registry import weights_path
+
+    with user_errors():
+        weights = weights_path(model)
+        path = run(weights, fmt, imgsz)
+        console.print(f"exported: {path}")
+        if check:
+            result = check_export(weights, path, list(check), imgsz=imgsz)
+            colour = "green" if result.ok else "red"
+            console.print(
+                f"[{colour}]check[/]: {result.matched}/{result.torch_boxes} torch boxes matched on "
+                f"{result.images} images (worst IoU {result.min_iou:.3f}, worst Δconf "
+                f"{result.max_conf_diff:.3f})"
+            )
+            if not result.ok:
+                raise typer.Exit(1)

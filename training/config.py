@@ -1,0 +1,74 @@
+"""Training configs: pydantic models over small YAML override files.
+
+A file may name another as `base` (a path relative to itself); the base is loaded first and the
+file's keys replace its keys, sections merged key by key (detectron2's `_BASE_` idea). The
+resolved config is what is validated, logged to MLflow and saved beside the weights.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from storelens.config import ConfigError, read_yaml, validate_data
+
+
+class SimData(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    store: str | None = Field(None, description="store YAML (default: the built-in demo store)")
+    scenario: str = "crowded"
+    seed: int = 0
+    duration_s: Annotated[float, Field(gt=0)] = 30.0
+    cameras: list[str] | None = None
+    every: Annotated[int, Field(ge=1)] = 5
+    class_set: Literal["coarse", "sku"] = "coarse"
+
+
+class TrainDetectorConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    model: str = Field("yolo11n.yaml", description="model yaml (from scratch) or a local .pt file")
+    data: str | None = Field(None, description="YOLO data.yaml; None: simulate and export `sim`")
+    sim: SimData = SimData()
+    epochs: Annotated[int, Field(ge=1)] = 60
+    imgsz: Annotated[int, Field(ge=32, le=2048)] = 320
+    batch: Annotated[int, Field(ge=1)] = 8
+    seed: int = 0
+    device: str = "cpu"
+    workers: Annotated[int, Field(ge=0)] = 0
+    patience: Annotated[int, Field(ge=1)] = 100
+    experiment: str = "detector"
+    register_as: str | None = Field("storelens-detector", description="registered model name")
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = (
+            _merge(out[key], value)
+            if isinstance(value, dict) and isinstance(out.get(key), dict)
+            else value
+        )
+    return out
+
+
+def resolve_yaml(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The file's keys over its `base` chain, as one dict."""
+    p = Path(path).resolve()
+    if p in _seen:
+        raise ConfigError(f"{p}: `base` chain loops back to itself")
+    data = read_yaml(p) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: expected a mapping of settings, got {type(data).__name__}")
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    base_path = (p.parent / str(base)).resolve()
+    if not base_path.is_file():
+        raise ConfigError(f"{p}: base: {base!r} does not exist (looked for {base_path})")
+    return _merge(resolve_yaml(base_path, (*_seen, p)), data)
+
+
+def load_train_config(path: str | Path) -> TrainDetectorConfig:
+    return validate_data(resolve_yaml(path), TrainDetectorConfig, source=str(path))
