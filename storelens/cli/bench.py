@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console()
-SUITES = ("core", "simulator", "tracking-accuracy", "tracking-speed")
+SUITES = ("core", "simulator", "tracking-accuracy", "tracking-speed", "detector")
 
 
 def bench(
@@ -25,6 +25,7 @@ def bench(
     from storelens.datasets.bench import simulator_suite
     from storelens.settings import runs_dir
     from storelens.tracking.bench import accuracy_suite, speed_suite
+    from storelens.training.bench import detector_suite
 
     suites = {
         "core": ("core array maths (CPU)", core_suite),
@@ -34,6 +35,7 @@ def bench(
             accuracy_suite,
         ),
         "tracking-speed": ("tracking speed: storelens batched vs one peer per camera", speed_suite),
+        "detector": ("detector: mAP after a CPU budget, torch vs onnxruntime latency", detector_suite),
     }
     wanted = only.split(",") if only else list(suites)
     unknown = set(wanted) - set(suites)

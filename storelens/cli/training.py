@@ -1,4 +1,4 @@
-"""`storelens train ...`, `storelens eval detector`, `storelens models ...`, `storelens export ...`."""
+"""`storelens train`, `eval detector`, `models` and `export`: detectors from training to serving."""
 
 from __future__ import annotations
 
