@@ -9,12 +9,15 @@ from pathlib import Path
 from types import ModuleType
 
 
-def configure_mlflow(experiment: str) -> ModuleType:
-    """Import mlflow, point it at the store and select `experiment`; returns the module."""
+def configure_mlflow(experiment: str | None = None) -> ModuleType:
+    """Import mlflow, point it at the store and select `experiment` (if given); returns mlflow."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import mlflow
 
-    if not os.environ.get("MLFLOW_TRACKING_URI"):
-        mlflow.set_tracking_uri(f"sqlite:///{Path.cwd() / 'mlflow.db'}")
-    mlflow.set_experiment(experiment)
+    # always set it: an earlier `set_tracking_uri` in this process would otherwise win over the env
+    mlflow.set_tracking_uri(
+        os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+    )
+    if experiment is not None:
+        mlflow.set_experiment(experiment)
     return mlflow

@@ -22,24 +22,42 @@ def detector_suite() -> list[BenchRow]:
     from storelens.training.export import export_detector
     from storelens.training.registry import load_detector
 
-    os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{(runs_dir() / 'bench' / 'mlflow.db').resolve()}")
+    os.environ.setdefault(
+        "MLFLOW_TRACKING_URI", f"sqlite:///{(runs_dir() / 'bench' / 'mlflow.db').resolve()}"
+    )
     (runs_dir() / "bench").mkdir(parents=True, exist_ok=True)
     config = load_train_config(CONFIGS / "sim_coarse.yaml").model_copy(
-        update={"epochs": BUDGET_EPOCHS, "register_as": None, "experiment": "bench-detector"})
+        update={"epochs": BUDGET_EPOCHS, "register_as": None, "experiment": "bench-detector"}
+    )
     start = time.perf_counter()
     result = train_detector(config, runs_dir() / "bench" / "detector")
     minutes = (time.perf_counter() - start) / 60
     metrics = evaluate_detector(result.weights, result.data_yaml)
     size = f"{BUDGET_EPOCHS} epochs ({minutes:.1f} min CPU)"
-    rows = [BenchRow("detector", "mAP50-95 (val)", "yolo11n from scratch, sim crowded", size, metrics.map50_95, ""),
-            BenchRow("detector", "mAP50 (val)", "yolo11n from scratch, sim crowded", size, metrics.map50, "")]
-    rows += [BenchRow("detector", f"mAP50-95 {name}", "yolo11n from scratch", size, ap, "")
-             for name, (ap, _) in metrics.per_class.items()]
+    rows = [
+        BenchRow(
+            "detector",
+            "mAP50-95 (val)",
+            "yolo11n from scratch, sim crowded",
+            size,
+            metrics.map50_95,
+            "",
+        ),
+        BenchRow(
+            "detector", "mAP50 (val)", "yolo11n from scratch, sim crowded", size, metrics.map50, ""
+        ),
+    ]
+    rows += [
+        BenchRow("detector", f"mAP50-95 {name}", "yolo11n from scratch", size, ap, "")
+        for name, (ap, _) in metrics.per_class.items()
+    ]
     images = sorted(result.data_yaml.parent.glob("images/val/*.jpg"))[:20]
     for imgsz in (320, 640):
         onnx = export_detector(result.weights, "onnx", imgsz)
-        for label, model in (("torch (CPU)", load_detector(result.weights)),
-                             ("onnxruntime (CPU)", _onnx_model(onnx))):
+        for label, model in (
+            ("torch (CPU)", load_detector(result.weights)),
+            ("onnxruntime (CPU)", _onnx_model(onnx)),
+        ):
             model.predict(str(images[0]), imgsz=imgsz, verbose=False)  # warm-up
             t = time.perf_counter()
             for image in images:

@@ -55,8 +55,9 @@ def weights_path(uri: str | Path) -> Path:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such weights file")
         return path
-    import mlflow
+    from storelens.mlflow_store import configure_mlflow
 
+    mlflow = configure_mlflow()
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=text))
     found = sorted(local.rglob("*.pt"))
     if not found:

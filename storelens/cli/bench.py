@@ -35,7 +35,10 @@ def bench(
             accuracy_suite,
         ),
         "tracking-speed": ("tracking speed: storelens batched vs one peer per camera", speed_suite),
-        "detector": ("detector: mAP after a CPU budget, torch vs onnxruntime latency", detector_suite),
+        "detector": (
+            "detector: mAP after a CPU budget, torch vs onnxruntime latency",
+            detector_suite,
+        ),
     }
     wanted = only.split(",") if only else list(suites)
     unknown = set(wanted) - set(suites)
