@@ -44,7 +44,7 @@ class TrackerConfig(BaseModel):
         ),
     )
     low_match_cost: Unit = Field(0.5, description="second-stage (low-score) gate on 1 - IoU")
-    tentative_match_cost: Unit = Field(0.7, description="gate for confirming a tentative track")
+    tentative_match_cost: Unit = Field(0.9, description="gate for confirming a tentative track")
     fuse_score: bool = Field(
         True,
         description=(
@@ -67,10 +67,11 @@ class TrackerConfig(BaseModel):
         ),
     )
     motion_gate: bool = Field(
-        True,
+        False,
         description=(
             "refuse matches whose Mahalanobis distance to the Kalman prediction exceeds the 99% "
-            "chi² bound (4 dof): prevents jumps, may drop very erratic boxes"
+            "chi² bound (4 dof): prevents jumps, may drop very erratic boxes; off by default, "
+            "it cost identities on the simulated store"
         ),
     )
     observation_recovery: bool = Field(
@@ -112,6 +113,13 @@ class TrackerConfig(BaseModel):
     )
     measurement_noise: Annotated[float, Field(gt=0)] = Field(
         0.05, description=("detector box noise as a fraction of box height")
+    )
+    freeze_size_when_lost: bool = Field(
+        True,
+        description=(
+            "stop the size rates of a track nobody sees (ByteTrack): an occluded person's box "
+            "keeps moving but does not grow or shrink"
+        ),
     )
     output_box: Literal["detection", "filtered"] = Field(
         "detection",

@@ -205,6 +205,8 @@ class StoreTracker:
 
         # 1. predict every track of the cameras that moved on, each by its own elapsed time
         rows = np.flatnonzero(in_step)
+        if cfg.freeze_size_when_lost:  # ByteTrack's rule: an unseen box keeps moving, not growing
+            tracks.mean[rows[tracks.state[rows] != TRACKED], 6:8] = 0.0
         dt = np.clip(cam_time[tracks.cam[rows]] - tracks.t_pred[rows], 0, None)
         tracks.mean[rows], tracks.cov[rows] = self.kalman.predict(
             tracks.mean[rows], tracks.cov[rows], dt
