@@ -195,7 +195,8 @@ class StoreTracker:
 
         Returns:
             The confirmed tracks updated at this step, as `Detections` with `tracker_id` set,
-            boxes from the filtered state, and `data["detection_index"]` into the input.
+            boxes per `config.output_box` (the detection's or the Kalman posterior), and
+            `data["detection_index"]` into the input.
         """
         cfg = self.config
         det_cam = self._camera(detections.camera_id)

@@ -397,7 +397,7 @@ class StoreBehaviour:
     def _stop(self, person: Person) -> None:
         self._agent(person).model.desired_speed = 0.0
 
-    def _walk_done(self, person: Person, target: np.ndarray, now: float) -> bool:
+    def _walk_done(self, person: Person, now: float) -> bool:
         """Arrived at the walk's target (as `_reachable` moved it), or stuck for too long."""
         agent = self._agent(person)
         dist = float(np.linalg.norm(np.asarray(agent.position) - np.asarray(agent.target)))
@@ -431,7 +431,7 @@ class StoreBehaviour:
         if fresh:
             person.face_heading = None
             self._set_walk(person, target, now)
-        if self._walk_done(person, target, now):
+        if self._walk_done(person, now):
             self._stop(person)
             person.face_heading = self._facing_heading(facing) if facing is not None else None
             return True
@@ -547,7 +547,7 @@ class StoreBehaviour:
             if person.phase == "walk":
                 self._set_walk(person, stand, now)
         if person.phase == "walk":
-            if self._walk_done(person, self.facings.stand_point(facing), now):
+            if self._walk_done(person, now):
                 self._stop(person)
                 if not self._within_reach(person, facing):  # could not get there: keep it
                     return self._do_stow(person, ("stow",), now, False, dt)
@@ -610,7 +610,7 @@ class StoreBehaviour:
                 > 1e-3
             ):
                 self._set_walk(person, spot, now)  # the queue moved up
-            if not self._walk_done(person, spot, now):
+            if not self._walk_done(person, now):
                 return False
             self._stop(person)
             everyone_here = all(
@@ -637,7 +637,7 @@ class StoreBehaviour:
             person.face_heading = None
             self._set_walk(person, spot, now)
             person.phase = "walk"
-        if person.phase == "walk" and self._walk_done(person, spot, now):
+        if person.phase == "walk" and self._walk_done(person, now):
             self._stop(person)
             person.phase = "waiting"
             party.waiting.add(person.index)
@@ -726,7 +726,7 @@ class StoreBehaviour:
         if fresh:
             person.face_heading = None
             self._set_walk(person, self.door_out, now)
-        if not self._walk_done(person, self.door_out, now):
+        if not self._walk_done(person, now):
             return False
         self._leave(person, now)
         return True

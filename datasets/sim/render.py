@@ -29,6 +29,8 @@ SUBPIXEL_BITS = 4
 TEXTURE_CORNERS = np.array(
     [[2, 0, 4, 6], [1, 3, 7, 5], [0, 1, 5, 4], [3, 2, 6, 7], [0, 1, 3, 2], [4, 5, 7, 6]]
 )
+# the same corners as positions within each face's own vertex list (what a projected face holds)
+TEXTURE_ORDER = np.argmax(CUBOID_FACES[:, None, :] == TEXTURE_CORNERS[:, :, None], axis=2)
 
 
 @dataclass
@@ -247,8 +249,7 @@ class CameraRenderer:
         if texture is not None:
             th, tw = texture.shape[:2]
             src = np.float32([[0, th], [tw, th], [tw, 0], [0, 0]])
-            order = [int(np.flatnonzero(CUBOID_FACES[face] == c)[0]) for c in TEXTURE_CORNERS[face]]
-            dst = local[order].astype(np.float32)
+            dst = local[TEXTURE_ORDER[face]].astype(np.float32)
             warped = cv2.warpPerspective(
                 texture,
                 cv2.getPerspectiveTransform(src, dst),

@@ -90,6 +90,11 @@ class StoreViews:
                 self.textures.append(image)
             unit_texture[u] = index[key]
         self.unit_texture = unit_texture
+        # a unit's size is its SKU's; any facing of that SKU tells it
+        sku_to_facing = {str(s): i for i, s in enumerate(timeline.facings.sku)}
+        self.unit_size = timeline.facings.unit_size[
+            [sku_to_facing[str(s)] for s in timeline.unit_sku]
+        ]
         self.scenery = store_scenery(layout)
         self.floor_px_per_m = 40.0
         self.floor_image = floor_texture(layout, self.floor_px_per_m)
@@ -157,7 +162,7 @@ class StoreViews:
             units = held[a_idx, hand]
             in_hand = tl.unit_status[k, units] == IN_HAND
             a_idx, hand, units = a_idx[in_hand], hand[in_hand], units[in_hand]
-            sizes = tl.facings.unit_size[self._home_facing(units)]
+            sizes = self.unit_size[units]
             parts.append(
                 held_units(
                     body.hand[a_idx, hand],
@@ -169,11 +174,6 @@ class StoreViews:
                 )
             )
         return Primitives.concat(parts)
-
-    def _home_facing(self, units: np.ndarray) -> np.ndarray:
-        # a unit's size is its SKU's; any facing of that SKU tells it
-        sku_to_facing = {str(s): i for i, s in enumerate(self.timeline.facings.sku)}
-        return np.array([sku_to_facing[str(s)] for s in self.timeline.unit_sku[units]], int)
 
     def render(self, cid: str, k: int, dynamic: Primitives | None = None) -> View:
         renderer = self.renderers[cid]
