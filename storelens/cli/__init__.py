@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from storelens._version import __version__
-from storelens.cli import bench, demo, simulate, store, tracking, training
+from storelens.cli import bench, demo, products, simulate, store, tracking, training
 
 app = typer.Typer(
     name="storelens",
@@ -25,6 +25,8 @@ app.command("simulate")(simulate.simulate)
 app.add_typer(tracking.track_app, name="track")
 app.add_typer(tracking.eval_app, name="eval")
 tracking.eval_app.command("detector")(training.eval_detector)
+tracking.eval_app.command("products")(products.eval_products)
+training.train_app.command("products")(products.train_products)
 app.add_typer(training.train_app, name="train")
 app.add_typer(training.models_app, name="models")
 app.add_typer(training.export_app, name="export")

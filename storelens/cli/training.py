@@ -12,7 +12,7 @@ from storelens.cli._errors import user_errors
 
 console = Console()
 train_app = typer.Typer(
-    help="Train detectors (ultralytics, tracked in MLflow).", no_args_is_help=True
+    help="Train detectors and the product recogniser (tracked in MLflow).", no_args_is_help=True
 )
 models_app = typer.Typer(
     help="The MLflow model registry: aliases candidate / champion.", no_args_is_help=True
@@ -45,6 +45,35 @@ def train_detector(
             f"registered: models:/{result.model_name}/{result.version} (alias candidate); "
             f"promote with `storelens models promote {result.model_name} {result.version}`"
         )
+
+
+@train_app.command("tune")
+def tune_detector(
+    config: Path = typer.Option(..., help="search config, e.g. configs/train/tune.yaml"),
+) -> None:
+    """Hyperparameter search for the detector on Ray Tune (local, or a cluster by address)."""
+    from storelens.training.tune import load_tune_config
+    from storelens.training.tune import tune_detector as run
+
+    with user_errors():
+        result = run(load_tune_config(config))
+    trials = Table(title=f"Ray Tune search: MLflow run {result.run_id}")
+    keys = sorted({k for t in result.trials for k in t})
+    for key in keys:
+        trials.add_column(key, justify="right")
+    for trial in result.trials:
+        trials.add_row(*(_short(trial.get(k)) for k in keys))
+    console.print(trials)
+    console.print(f"best: {result.best_params} → mAP50-95 {result.best_metric:.4f}")
+    console.print(f"weights: {result.best_weights}")
+    if result.version:
+        console.print(f"registered: version {result.version} (alias candidate)")
+
+
+def _short(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
 
 
 def eval_detector(
