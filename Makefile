@@ -39,7 +39,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check storelens tracking datasets training serving tests
+	$(BIN)/ruff format --check storelens tracking datasets training serving models tests
 	$(BIN)/mypy
 
 # Regenerate requirements.lock from the current environment (after changing dependencies).

@@ -84,17 +84,18 @@ class TrainProductsConfig(BaseModel):
     train_list: str = "train.txt"
     val_list: str = "val.txt"
     train_on_iconic: bool = Field(True, description="catalogue images are training samples too")
-    input_size: Annotated[int, Field(ge=64, le=512, multiple_of=32)] = 224
+    input_size: Annotated[int, Field(ge=64, le=512, multiple_of=32)] = 288
     resize_margin: Annotated[float, Field(ge=1.0, le=1.5)] = Field(
-        1.15, description="images are cached this much larger; training takes random crops"
+        1.12, description="images are cached this much larger; training takes random crops"
     )
     split: Annotated[int, Field(ge=1, le=18)] = Field(
-        14, description="first MobileNetV2 block that is trained; earlier ones are frozen, cached"
+        11, description="first MobileNetV2 block that is trained; earlier ones are frozen, cached"
     )
     augmented_views: Annotated[int, Field(ge=0, le=8)] = Field(
         2,
         description="cached views per photo besides the clean one (colour jitter, random crop)",
     )
+    flip_tta: bool = Field(True, description="embed each crop and its mirror image, averaged")
     epochs: Annotated[int, Field(ge=1)] = 6
     batch: Annotated[int, Field(ge=2)] = 48
     lr: Annotated[float, Field(gt=0)] = 0.01

@@ -41,6 +41,26 @@ def metric_name(key: str) -> str:
     return re.sub(r"[^0-9A-Za-z_\-./ ]", "_", key).rstrip("_")
 
 
+def epoch_metrics_from_results(path: Path) -> list[tuple[int, dict[str, float]]]:
+    """(step, metrics) per epoch from ultralytics' `results.csv`, step 0-based.
+
+    Under multi-GPU DDP ultralytics trains in subprocesses where callbacks added here never run;
+    its results table is then where the per-epoch metrics come from."""
+    import csv
+
+    if not path.is_file():
+        return []
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    out = []
+    for row in rows:
+        cleaned = {k.strip(): v for k, v in row.items() if k and v not in (None, "")}
+        epoch = int(float(cleaned.pop("epoch")))
+        cleaned.pop("time", None)
+        out.append((epoch - 1, {metric_name(k): float(v) for k, v in cleaned.items()}))
+    return out
+
+
 def _flatten(prefix: str, value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         out: dict[str, Any] = {}
@@ -113,6 +133,11 @@ def train_detector(config: TrainDetectorConfig, out_dir: str | Path | None = Non
         )
         weights = save_dir / "weights" / "best.pt"
         final = {metric_name(k): float(v) for k, v in model.trainer.metrics.items()}
+        if not logged_epochs:  # trained in DDP subprocesses (device "0,1"): read their table
+            history = epoch_metrics_from_results(save_dir / "results.csv")
+            for step, values in history:
+                mlflow.log_metrics(values, step=step)
+            final = history[-1][1] if history else final
         mlflow.log_metrics({f"final/{k}": v for k, v in final.items()})
         mlflow.log_artifacts(str(save_dir), artifact_path="train")
         version = register_if_named(weights, config.register_as)

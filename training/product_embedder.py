@@ -4,6 +4,7 @@ The backbone is the ImageNet MobileNetV2 whose weights ship inside deep-sort-rea
 downloaded), followed by a batch-norm "neck" (the re-id convention: the normalised features are
 what cosine similarity compares). Fine-tuning retrains the later blocks; `split` is the first
 block that training touches, so the blocks before it can be run once per image and cached.
+With `flip_tta` an embedding is the mean of the crop's and its mirror image's (twice the cost).
 A saved model is one `.pt` file: its weights plus the few settings needed to rebuild it.
 """
 
@@ -38,13 +39,14 @@ def _module_class() -> Any:
     class ProductEmbedder(torch.nn.Module):
         """`features[:split]` (frozen) → `features[split:]` → mean pool → BatchNorm1d → L2."""
 
-        def __init__(self, input_size: int = 224, split: int = 14) -> None:
+        def __init__(self, input_size: int = 224, split: int = 14, flip_tta: bool = False) -> None:
             super().__init__()
             if not 1 <= split < MOBILENET_BLOCKS:
                 raise ValueError(f"split: must be in 1..{MOBILENET_BLOCKS - 1} (got {split})")
             features = _backbone()
             self.input_size = input_size
             self.split = split
+            self.flip_tta = flip_tta
             self.stem = features[:split]
             self.head = features[split:]
             self.neck = torch.nn.BatchNorm1d(EMBEDDING_DIM)
@@ -55,14 +57,18 @@ def _module_class() -> Any:
             return torch.nn.functional.normalize(self.neck(pooled), dim=1)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.embed_stem_output(self.stem(x))
+            embedding = self.embed_stem_output(self.stem(x))
+            if not self.flip_tta:
+                return embedding
+            mirrored = self.embed_stem_output(self.stem(x.flip(-1)))
+            return torch.nn.functional.normalize(embedding + mirrored, dim=1)
 
     return ProductEmbedder
 
 
-def new_embedder(input_size: int = 224, split: int = 14) -> Any:
+def new_embedder(input_size: int = 224, split: int = 14, flip_tta: bool = False) -> Any:
     """The pretrained embedder before any fine-tuning (neck = identity), in eval mode."""
-    return _module_class()(input_size, split).eval()
+    return _module_class()(input_size, split, flip_tta).eval()
 
 
 def save_embedder(model: Any, path: str | Path) -> Path:
@@ -75,6 +81,7 @@ def save_embedder(model: Any, path: str | Path) -> Path:
             "format": "storelens-product-embedder/1",
             "input_size": model.input_size,
             "split": model.split,
+            "flip_tta": model.flip_tta,
             "state_dict": model.state_dict(),
         },
         path,
@@ -94,7 +101,9 @@ def load_embedder(path: str | Path | None = None) -> Any:
     saved = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(saved, dict) or saved.get("format") != "storelens-product-embedder/1":
         raise ValueError(f"{path}: not a storelens product embedder (saved by save_embedder)")
-    model = _module_class()(int(saved["input_size"]), int(saved["split"]))
+    model = _module_class()(
+        int(saved["input_size"]), int(saved["split"]), bool(saved.get("flip_tta", False))
+    )
     model.load_state_dict(saved["state_dict"])
     return model.eval()
 

@@ -164,7 +164,7 @@ def train_products(
     data = load_product_data(config)
     n_classes = int(max(data.classes.names) + 1)
     out = Path(out_dir) if out_dir else runs_dir() / "train" / config.experiment
-    model = new_embedder(config.input_size, config.split)
+    model = new_embedder(config.input_size, config.split, config.flip_tta)
     cache_size = int(round(config.input_size * config.resize_margin / 32)) * 32
     crop = _map_cells(model, config.input_size)
     mlflow = configure_mlflow(config.experiment)

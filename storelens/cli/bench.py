@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console()
-SUITES = ("core", "simulator", "tracking-accuracy", "tracking-speed", "detector")
+SUITES = ("core", "simulator", "tracking-accuracy", "tracking-speed", "detector", "products")
 
 
 def bench(
@@ -26,6 +26,7 @@ def bench(
     from storelens.settings import runs_dir
     from storelens.tracking.bench import accuracy_suite, speed_suite
     from storelens.training.bench import detector_suite
+    from storelens.training.product_bench import product_suite
 
     suites = {
         "core": ("core array maths (CPU)", core_suite),
@@ -39,6 +40,7 @@ def bench(
             "detector: mAP after a CPU budget, torch vs onnxruntime latency",
             detector_suite,
         ),
+        "products": ("product recognition: GroceryStoreDataset val", product_suite),
     }
     wanted = only.split(",") if only else list(suites)
     unknown = set(wanted) - set(suites)

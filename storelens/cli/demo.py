@@ -1,8 +1,10 @@
 """`storelens demo`: the furthest real path that exists, on the embedded defaults.
 
 Today: validate the demo store and draw its floor plan, simulate it (the `easy` scenario,
-cached after the first run) with a preview of the ground truth, then track every camera at once
-from synthetic detections and score the tracks with TrackEval. Later stages (events,
+cached after the first run) with a preview of the ground truth, detect people in every camera
+with the detector shipped in `models/` (trained by `storelens train detector` on a different
+simulated scenario; see its model card), track every camera at once and score the tracks with
+TrackEval. `--detector synthetic` tracks noisy ground truth instead. Later stages (events,
 attribution, serving) extend this command as they land.
 """
 
@@ -28,6 +30,10 @@ def demo(
     ),
     out: Path | None = typer.Option(None, help="output folder (default: runs/demo)"),
     duration: float = typer.Option(60.0, help="simulated seconds"),
+    detector: str = typer.Option(
+        "shipped",
+        help="`shipped` (models/detector), a weights file, models:/NAME@alias, or `synthetic`",
+    ),
 ) -> None:
     """Run the main job end to end on the demo store and say where the results are."""
     from storelens import __version__
@@ -46,6 +52,7 @@ def demo(
         store_path = store or builtin_store("demo_store")
         layout = StoreLayout.from_yaml(store_path)
         scenario = load_scenario(DEMO_SCENARIO).with_overrides(duration_s=duration)
+        model = _detector_uri(detector)
     console.rule(f"[bold]storelens demo — {layout.store_id}")
     console.print(summary_table(layout))
     png = draw_floor_plan(layout, out_dir / "floor_plan.png")
@@ -85,9 +92,11 @@ def demo(
     from storelens.tracking.report import metrics_table
 
     track_dir = out_dir / "track"
-    metrics = run_sim_tracking(sim_dir, track_dir, None, seed=DEMO_SEED)
+    source = "noisy ground truth" if model is None else f"detector {model}"
+    with console.status(f"5. detecting and tracking ({source})..."):
+        metrics = run_sim_tracking(sim_dir, track_dir, None, seed=DEMO_SEED, detector=model)
     console.print(
-        metrics_table(metrics, title="5. tracking all cameras at once (TrackEval, persons)")
+        metrics_table(metrics, title=f"5. tracking all cameras at once from {source} (persons)")
     )
     cams = sorted(p.stem for p in (track_dir / "results").glob("*.txt"))
     sheet = tracks_sheet(
@@ -98,3 +107,15 @@ def demo(
     )
     console.print(f"6. tracks drawn on frames: {sheet}")
     console.print(f"Results are in {out_dir}/")
+
+
+def _detector_uri(choice: str) -> str | None:
+    if choice == "synthetic":
+        return None
+    if choice == "shipped":
+        from storelens.models import demo_detector
+
+        return str(demo_detector())
+    if not choice.startswith(("models:/", "runs:/")) and not Path(choice).is_file():
+        raise FileNotFoundError(f"{choice}: no such weights file")
+    return choice

@@ -39,17 +39,22 @@ def track_sim(
     out: Path = typer.Option(..., help="folder for det/<camera>.txt and results/<camera>.txt"),
     config: Path = typer.Option(None, help="tracker override YAML"),
     seed: int = typer.Option(0, help="seed of the synthetic detection noise"),
+    detector: str = typer.Option(
+        None, help="detect with this model (file or models:/NAME@alias) instead of noisy truth"
+    ),
     mlflow: bool = typer.Option(False, "--mlflow", help="log the metrics to MLflow"),
 ) -> None:
     """Track every camera of a simulated store at once (one tracker) and score persons."""
-    metrics = run_sim_tracking(sim_dir, out, config, seed)
-    _report(
-        metrics, {"sim_dir": sim_dir, "config": config, "seed": seed}, f"sim:{sim_dir.name}", mlflow
-    )
+    metrics = run_sim_tracking(sim_dir, out, config, seed, detector)
+    params = {"sim_dir": sim_dir, "config": config, "seed": seed, "detector": detector}
+    _report(metrics, params, f"sim:{sim_dir.name}", mlflow)
 
 
-def run_sim_tracking(sim_dir: Path, out: Path, config: Path | None, seed: int):  # type: ignore[no-untyped-def]
-    """Synthetic detections from the ground truth → tracker → TrackEval, per camera + combined."""
+def run_sim_tracking(  # type: ignore[no-untyped-def]
+    sim_dir: Path, out: Path, config: Path | None, seed: int, detector: str | Path | None = None
+):
+    """Detections (a trained detector's, or noisy ground truth) → tracker → TrackEval, per
+    camera and combined."""
     from storelens.datasets.formats.mot import write_mot
     from storelens.datasets.recording import SimRecording
     from storelens.tracking.mot_runner import load_sequence, load_tracker_config, track_sequences
@@ -60,11 +65,21 @@ def run_sim_tracking(sim_dir: Path, out: Path, config: Path | None, seed: int): 
         recording = SimRecording(sim_dir)
         cfg = load_tracker_config(config)
         sequences, seq_dirs, results = [], {}, {}
+        model = None
+        if detector:
+            from storelens.training.registry import load_detector
+
+            model = load_detector(detector)
         for i, cid in enumerate(recording.camera_ids):
             width, height = recording.image_size(cid)
-            dets = noisy_detections(
-                recording.ground_truth(cid), width, height, seed=seed * 1000 + i
-            )
+            if model is not None:
+                from storelens.training.inference import detect_video
+
+                dets = detect_video(model, recording.camera_dir(cid) / "video.mp4")
+            else:
+                dets = noisy_detections(
+                    recording.ground_truth(cid), width, height, seed=seed * 1000 + i
+                )
             det_path = write_mot(out / "det" / f"{cid}.txt", dets, kind="det")
             sequences.append(load_sequence(recording.camera_dir(cid), det_path))
             seq_dirs[cid] = recording.camera_dir(cid)

@@ -49,10 +49,26 @@ def test_store_validate_bad_file_exits_2_with_the_field(tmp_path, demo_store_pat
     assert "Traceback" not in result.output
 
 
-def test_demo_writes_floor_plan(tmp_path):
-    result = runner.invoke(app, ["demo", "--out", str(tmp_path)], terminal_width=200)
+def test_demo_runs_end_to_end_on_the_shipped_detector(tmp_path):
+    result = runner.invoke(
+        app, ["demo", "--out", str(tmp_path), "--duration", "12"], terminal_width=200
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "floor_plan.png").stat().st_size > 10_000
+    assert "from detector" in result.output and "sim-coarse-yolo11n.pt" in result.output
+    detections = sorted((tmp_path / "track" / "det").glob("*.txt"))
+    assert len(detections) == 6 and all(p.stat().st_size > 0 for p in detections)
+    assert (tmp_path / "track" / "tracks.png").is_file()
+
+
+def test_demo_names_a_missing_detector_file(tmp_path):
+    result = runner.invoke(
+        app,
+        ["demo", "--out", str(tmp_path), "--duration", "4", "--detector", "nope.pt"],
+        terminal_width=200,
+    )
+    assert result.exit_code == 2
+    assert "nope.pt: no such weights file" in result.output
 
 
 def test_installed_script_runs_without_heavy_imports():

@@ -91,6 +91,24 @@ def test_one_mlflow_run_with_params_epoch_metrics_and_artifacts(trained):
     assert "train/weights/best.pt" in weights
 
 
+def test_results_table_gives_the_same_epoch_metrics_as_the_callbacks(trained):
+    """The DDP fallback (per-epoch metrics read from results.csv) agrees with what the
+    in-process callback logged."""
+    import mlflow
+
+    from storelens.training.detector import epoch_metrics_from_results
+
+    mlflow.set_tracking_uri(f"sqlite:///{trained['tmp'] / 'mlflow.db'}")
+    (run,) = mlflow.search_runs(experiment_names=["detector"], output_format="list")
+    client = mlflow.MlflowClient()
+    table = client.download_artifacts(run.info.run_id, "train/results.csv", str(trained["tmp"]))
+    from_table = epoch_metrics_from_results(__import__("pathlib").Path(table))
+    assert [step for step, _ in from_table] == [0, 1]
+    for key in ("metrics/mAP50-95_B", "metrics/precision_B", "train/box_loss"):
+        logged = {m.step: m.value for m in client.get_metric_history(run.info.run_id, key)}
+        assert logged == pytest.approx({step: values[key] for step, values in from_table}, rel=1e-4)
+
+
 def test_registry_candidate_then_champion_loads_by_alias(trained):
     import mlflow
 

@@ -67,7 +67,8 @@ def tiny_grocery(tmp_path):
         "Blue-Thing,1,Thing,0,/iconic-images-and-descriptions/Things/Blue-Thing/Blue-Thing_001.jpg,\n"
     )
     (root / "train.txt").write_text(
-        "train/Things/Red-Thing/Red-Thing_001.jpg, 0, 0\ntrain/Things/Blue-Thing/Blue-Thing_001.jpg, 1, 0\n"
+        "train/Things/Red-Thing/Red-Thing_001.jpg, 0, 0\n"
+        "train/Things/Blue-Thing/Blue-Thing_001.jpg, 1, 0\n"
     )
     return root
 
