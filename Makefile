@@ -5,13 +5,18 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.storelens-installed
+# boxmot, a benchmark peer, pins opencv-python<5: it gets its own environment, which borrows
+# torch from .venv through a .pth file instead of installing a second 5 GB copy.
+BOXMOT_VENV := .venv-boxmot
+BOXMOT_STAMP := $(BOXMOT_VENV)/.installed
+BOXMOT_VERSION := 25.0.0
 export YOLO_OFFLINE := 1
 export YOLO_AUTOINSTALL := 0
 export MLFLOW_DISABLE_TELEMETRY := true
 export RAY_USAGE_STATS_ENABLED := 0
 export RAY_AUTH_MODE := disabled
 
-.PHONY: venv demo test test-fast bench lint lock clean
+.PHONY: venv peers demo test test-fast bench lint lock clean
 
 venv: $(STAMP)
 
@@ -25,6 +30,16 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
+peers: $(BOXMOT_STAMP)
+
+$(BOXMOT_STAMP): $(STAMP)
+	rm -rf $(BOXMOT_VENV)
+	$(PYTHON) -m venv $(BOXMOT_VENV)
+	$(BIN)/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" \
+		> $$($(BOXMOT_VENV)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/zz_storelens_torch.pth
+	$(BOXMOT_VENV)/bin/python -m pip install --quiet boxmot==$(BOXMOT_VERSION) "setuptools<81"
+	@touch $(BOXMOT_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/storelens demo
 
@@ -35,6 +50,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
 bench: $(STAMP)
+	@$(MAKE) --no-print-directory peers || echo "boxmot could not be installed: the benchmark skips its rows"
 	$(BIN)/storelens bench
 
 lint: $(STAMP)
@@ -49,4 +65,4 @@ lock:
 	mv requirements.lock.tmp requirements.lock
 
 clean:
-	rm -rf $(VENV) runs build dist *.egg-info
+	rm -rf $(VENV) $(BOXMOT_VENV) runs build dist *.egg-info

@@ -11,6 +11,7 @@ from pathlib import Path
 
 SHARED_DATA_ENV = "STORELENS_SHARED_DATA"
 RUNS_DIR_ENV = "STORELENS_RUNS_DIR"
+BOXMOT_PYTHON_ENV = "STORELENS_BOXMOT_PYTHON"
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -30,3 +31,12 @@ def shared_data_dir() -> Path | None:
 def runs_dir() -> Path:
     """Where generated data goes (git-ignored): `$STORELENS_RUNS_DIR` or `./runs`."""
     return Path(os.environ.get(RUNS_DIR_ENV, "runs")).expanduser()
+
+
+def boxmot_python() -> Path | None:
+    """The interpreter of boxmot's own environment (a benchmark peer; `make peers` builds it):
+    `$STORELENS_BOXMOT_PYTHON`, else `.venv-boxmot/bin/python` in the checkout or the cwd."""
+    explicit = os.environ.get(BOXMOT_PYTHON_ENV)
+    candidates = [Path(explicit).expanduser()] if explicit else []
+    candidates += [base / ".venv-boxmot" / "bin" / "python" for base in (_REPO_ROOT, Path.cwd())]
+    return next((c for c in candidates if c.is_file()), None)

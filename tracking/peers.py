@@ -2,8 +2,10 @@
 
 Each peer runs one instance per camera, as they are built to; they get exactly the boxes and
 scores storelens gets. Peers: roboflow `trackers` (ByteTrack, OC-SORT, BoT-SORT without re-id
-and without camera-motion compensation, SORT) and deep-sort-realtime without its embedder
-(random embeddings, so appearance never matches and it runs on motion and IoU alone).
+and without camera-motion compensation, C-BIoU — buffered IoU for irregular motion —, SORT)
+and deep-sort-realtime without its embedder (random embeddings, so appearance never matches and
+it runs on motion and IoU alone). boxmot's trackers run in their own environment
+(`boxmot_peers`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-PEERS = ("bytetrack", "ocsort", "botsort", "sort", "deepsort")
+PEERS = ("bytetrack", "ocsort", "botsort", "cbiou", "sort", "deepsort")
 
 
 class PeerTracker:
@@ -51,6 +53,10 @@ def _make(name: str, fps: float, tuned: dict[str, float], seed: int) -> Callable
         if high is not None:
             kwargs.update(high_conf_det_threshold=high, track_activation_threshold=start)
         tracker = trackers.BoTSORTTracker(enable_cmc=False, **kwargs)
+    elif name == "cbiou":
+        if high is not None:
+            kwargs.update(high_conf_det_threshold=high, track_activation_threshold=start)
+        tracker = trackers.CBIoUTracker(**kwargs)
     elif name == "sort":
         if start is not None:
             kwargs.update(track_activation_threshold=start)
