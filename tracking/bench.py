@@ -89,8 +89,10 @@ def _peer_variants(
     rate = float(np.median(list(fps.values())))
     for name, tracker in BOXMOT_PEERS.items():
         variants[name] = [
-            track_with_boxmot(tracker, sequences, rate, None, out / tracker / "default"),
-            track_with_boxmot(tracker, sequences, rate, tuned, out / tracker / "tuned"),
+            track_with_boxmot(
+                tracker, sequences, rate, None, out / f"boxmot-{tracker}" / "default"
+            ),
+            track_with_boxmot(tracker, sequences, rate, tuned, out / f"boxmot-{tracker}" / "tuned"),
         ]
     return variants
 
