@@ -47,6 +47,13 @@ class ClassTable:
         return next((i for i, n in self.names.items() if n == name), None)
 
 
+def _integer(text: str, where: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"{where}: not an integer (got {text!r})") from None
+
+
 def read_classes(path: str | Path) -> ClassTable:
     """GroceryStoreDataset's `classes.csv`: name, fine id, coarse name, coarse id, iconic path."""
     path = Path(path)
@@ -61,12 +68,7 @@ def read_classes(path: str | Path) -> ClassTable:
             continue
         if len(row) < 2:
             raise ConfigError(f"{path}:{line_no}: expected `name, class id, ...`, got {row!r}")
-        try:
-            class_id = int(row[1])
-        except ValueError:
-            raise ConfigError(
-                f"{path}:{line_no}: class id: not an integer (got {row[1]!r})"
-            ) from None
+        class_id = _integer(row[1], f"{path}:{line_no}: class id")
         names[class_id] = row[0].strip()
         if len(row) > 4 and row[4].strip():
             iconic[class_id] = path.parent / row[4].strip().lstrip("/")
@@ -86,12 +88,7 @@ def read_list_file(path: str | Path) -> ProductImages:
         fields = [f.strip() for f in line.split(",")]
         if len(fields) < 2:
             raise ConfigError(f"{path}:{line_no}: expected `path, fine_id[, coarse_id]`: {line!r}")
-        try:
-            label = int(fields[1])
-        except ValueError:
-            raise ConfigError(
-                f"{path}:{line_no}: fine_id: not an integer (got {fields[1]!r})"
-            ) from None
+        label = _integer(fields[1], f"{path}:{line_no}: fine_id")
         image = path.parent / fields[0]
         if not image.is_file():
             raise ConfigError(f"{path}:{line_no}: image not found: {fields[0]!r}")
