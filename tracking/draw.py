@@ -58,7 +58,7 @@ def tracks_sheet(
             continue
         img = draw_tracks(image, results[cam], frame)
         img = cv2.resize(img, (tile_width, int(img.shape[0] * tile_width / img.shape[1])))
-        put_label(img, f"{cam} frame {frame}", (6, 18), (255, 255, 255), 0.55)
+        put_label(img, f"{cam} frame {frame}", (6, 18), (255, 255, 255), 0.55, banner=True)
         tiles.append(img)
     if not tiles:
         raise FileNotFoundError("no frame could be read from the videos")

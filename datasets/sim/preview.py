@@ -76,7 +76,7 @@ def contact_sheet(
             img = cv2.resize(
                 img, (tile_width, int(img.shape[0] * scale)), interpolation=cv2.INTER_AREA
             )
-            put_label(img, f"{cam.name}  frame {f}", (6, 18), (255, 255, 255), 0.55)
+            put_label(img, f"{cam.name}  frame {f}", (6, 18), (255, 255, 255), 0.55, banner=True)
             tiles.append(img)
         rows.append(np.hstack(tiles))
     sheet = np.vstack(rows)

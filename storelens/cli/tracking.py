@@ -54,7 +54,9 @@ def run_sim_tracking(  # type: ignore[no-untyped-def]
     sim_dir: Path, out: Path, config: Path | None, seed: int, detector: str | Path | None = None
 ):
     """Detections (a trained detector's, or noisy ground truth) → tracker → TrackEval, per
-    camera and combined."""
+    camera and combined; the metrics are also written to `out/metrics.json`."""
+    import json
+
     from storelens.datasets.formats.mot import write_mot
     from storelens.datasets.recording import SimRecording
     from storelens.tracking.mot_runner import load_sequence, load_tracker_config, track_sequences
@@ -85,7 +87,11 @@ def run_sim_tracking(  # type: ignore[no-untyped-def]
             seq_dirs[cid] = recording.camera_dir(cid)
         for cid, table in track_sequences(sequences, cfg).items():
             results[cid] = write_mot(out / "results" / f"{cid}.txt", table, kind="results")
-        return evaluate_mot(seq_dirs, results, benchmark="MOT17")
+        metrics = evaluate_mot(seq_dirs, results, benchmark="MOT17")
+    (out / "metrics.json").write_text(
+        json.dumps({name: m.as_dict() for name, m in metrics.items()}, indent=2)
+    )
+    return metrics
 
 
 @eval_app.command("tracking")

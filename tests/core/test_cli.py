@@ -1,5 +1,6 @@
 """The `storelens` command, run for real: through typer's runner and as an installed script."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -59,6 +60,9 @@ def test_demo_runs_end_to_end_on_the_shipped_detector(tmp_path):
     detections = sorted((tmp_path / "track" / "det").glob("*.txt"))
     assert len(detections) == 6 and all(p.stat().st_size > 0 for p in detections)
     assert (tmp_path / "track" / "tracks.png").is_file()
+    # the shipped detector finds the shoppers well enough for the tracker to follow them
+    combined = json.loads((tmp_path / "track" / "metrics.json").read_text())["COMBINED"]
+    assert combined["hota"] > 0.3 and combined["recall"] > 0.5, combined
 
 
 def test_demo_names_a_missing_detector_file(tmp_path):
