@@ -133,8 +133,10 @@ def embed_images(
     """(N, 1280) float32 unit vectors for image files, batched; a rich progress bar if named."""
     import torch
 
+    from storelens.allocator import keep_freed_memory
     from storelens.progress import maybe_track
 
+    keep_freed_memory()
     out = [np.zeros((0, EMBEDDING_DIM), np.float32)]
     model.eval()
     with torch.inference_mode():
