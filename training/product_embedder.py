@@ -152,6 +152,9 @@ def embed_crops(model: Any, crops_rgb: np.ndarray) -> np.ndarray:
     """Embed crops already resized to the model's input (N,S,S,3) RGB in [0,1]."""
     import torch
 
+    from storelens.allocator import keep_freed_memory
+
+    keep_freed_memory()
     if len(crops_rgb) == 0:
         return np.zeros((0, EMBEDDING_DIM), np.float32)
     with torch.inference_mode():
