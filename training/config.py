@@ -96,7 +96,7 @@ class TrainProductsConfig(BaseModel):
         description="cached views per photo besides the clean one (colour jitter, random crop)",
     )
     flip_tta: bool = Field(True, description="embed each crop and its mirror image, averaged")
-    epochs: Annotated[int, Field(ge=1)] = 6
+    epochs: Annotated[int, Field(ge=1)] = 2
     batch: Annotated[int, Field(ge=2)] = 48
     lr: Annotated[float, Field(gt=0)] = 0.01
     head_lr: Annotated[float, Field(gt=0)] = 0.05
