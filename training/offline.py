@@ -14,6 +14,8 @@ import shutil
 from pathlib import Path
 from types import ModuleType
 
+from storelens.allocator import keep_freed_memory
+
 CONFIG_DIR_ENV = "STORELENS_ULTRALYTICS_DIR"
 FONT_NAMES = ("Arial.ttf", "Arial.Unicode.ttf")
 
@@ -51,8 +53,10 @@ def ensure_offline(config_dir: str | Path | None = None) -> Path:
 
 
 def import_ultralytics() -> ModuleType:
-    """`import ultralytics` with the offline environment and settings in place."""
+    """`import ultralytics` with the offline environment and settings in place, and freed
+    activation memory kept in the process (`storelens.allocator`)."""
     ensure_offline()
+    keep_freed_memory()
     import ultralytics
     from ultralytics.utils import SETTINGS
 
