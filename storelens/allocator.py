@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import sys
 
 M_TRIM_THRESHOLD = -1  # <malloc.h>
@@ -23,14 +24,10 @@ M_MMAP_THRESHOLD = -3
 # blocks up to 1 GiB come from the heap and stay there once freed (mallopt takes a C int)
 KEEP_BYTES = 1 << 30
 
-_applied = False
 
-
+@functools.cache
 def keep_freed_memory() -> bool:
     """Raise glibc's mmap and trim thresholds once per process; True where it took effect."""
-    global _applied
-    if _applied:
-        return True
     if not sys.platform.startswith("linux"):
         return False
     try:
@@ -40,7 +37,6 @@ def keep_freed_memory() -> bool:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    _applied = bool(mallopt(M_MMAP_THRESHOLD, KEEP_BYTES)) and bool(
+    return bool(mallopt(M_MMAP_THRESHOLD, KEEP_BYTES)) and bool(
         mallopt(M_TRIM_THRESHOLD, KEEP_BYTES)
     )
-    return _applied

