@@ -13,3 +13,11 @@ def builtin_store(name: str = "demo_store") -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"no built-in store named {name!r} (looked for {path})")
     return path
+
+
+def builtin_config(section: str, name: str) -> Path:
+    """Path of a shipped config file, e.g. `builtin_config("tracking", "mot15.yaml")`."""
+    path = Path(str(files(__name__).joinpath(section, name)))
+    if not path.is_file():
+        raise FileNotFoundError(f"no built-in config {section}/{name} (looked for {path})")
+    return path

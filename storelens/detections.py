@@ -15,6 +15,9 @@ import numpy as np
 import numpy.typing as npt
 
 NO_TRACKER_ID = -1
+# Class ids every stage uses: the MOTChallenge class column of the simulator's ground truth.
+PERSON, HAND, PRODUCT = 1, 2, 3
+CLASS_NAMES = {PERSON: "person", HAND: "hand", PRODUCT: "product"}
 
 
 def _column(name: str, value: npt.ArrayLike | None, n: int, dtype: Any, default: Any) -> np.ndarray:

@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from storelens.config import load_model
+from storelens.config import load_config
 from storelens.geometry import CameraGeometry, intrinsics_from_hfov, look_at_rotation
 
 StableId = Annotated[
@@ -304,7 +304,7 @@ class StoreLayout(_Model):
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> StoreLayout:
-        return load_model(path, cls)
+        return load_config(path, cls)
 
     def camera(self, camera_id: str) -> Camera:
         for cam in self.cameras:

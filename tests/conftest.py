@@ -47,9 +47,7 @@ SMALL_CAMERAS = ["ceil-sw", "shelf-fruit"]
 
 def small_scenario() -> Scenario:
     """Four shoppers who all arrive within 3 s, so people are in view early; 8 s long."""
-    scen = load_scenario("easy")
-    crowd = scen.crowd.model_copy(update={"arrival_window_s": 3.0})
-    return scen.model_copy(update={"duration_s": 8.0, "crowd": crowd})
+    return load_scenario("easy").with_overrides(duration_s=8.0, crowd={"arrival_window_s": 3.0})
 
 
 def run_small(out: Path, seed: int = 3) -> Path:

@@ -1,5 +1,9 @@
-"""storelens.tracking: per-camera multi-object tracking, hand–person linking, shelf events,
-cross-camera association, sessions, the attribution join and tracking metrics.
+"""storelens.tracking: the online chain — per-camera multi-object tracking (numpy backend; CUDA
+next), and the `StorePipeline` that steps a store frame by frame. Hands, shelf events,
+cross-camera identities and sessions join it as they land.
 
-Never imports ray or fastapi: the same code runs offline in a notebook and inside serving.
+Only code that runs online lives here: no benchmarks, metrics or data-set readers (those are
+`storelens.evaluation` and `storelens.datasets`). Never imports ray, fastapi, datasets,
+inference or evaluation: models reach the pipeline as objects passed in, so the same code runs
+offline in a notebook and inside serving.
 """

@@ -1,18 +1,19 @@
 """Training configs: pydantic models over small YAML override files.
 
 A file may name another as `base` (a path relative to itself); the base is loaded first and the
-file's keys replace its keys, sections merged key by key (detectron2's `_BASE_` idea). The
-resolved config is what is validated, logged to MLflow and saved beside the weights.
+file's keys replace its keys, sections merged key by key (detectron2's `_BASE_` idea; the one
+implementation is `storelens.config.load_config`). The resolved config is what is validated,
+logged to MLflow and saved beside the weights.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from storelens.config import ConfigError, read_yaml, validate_data
+from storelens.config import load_config, resolve_yaml
 
 
 class SimData(BaseModel):
@@ -42,36 +43,8 @@ class TrainDetectorConfig(BaseModel):
     register_as: str | None = Field("storelens-detector", description="registered model name")
 
 
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in override.items():
-        out[key] = (
-            _merge(out[key], value)
-            if isinstance(value, dict) and isinstance(out.get(key), dict)
-            else value
-        )
-    return out
-
-
-def resolve_yaml(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """The file's keys over its `base` chain, as one dict."""
-    p = Path(path).resolve()
-    if p in _seen:
-        raise ConfigError(f"{p}: `base` chain loops back to itself")
-    data = read_yaml(p) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: expected a mapping of settings, got {type(data).__name__}")
-    base = data.pop("base", None)
-    if base is None:
-        return data
-    base_path = (p.parent / str(base)).resolve()
-    if not base_path.is_file():
-        raise ConfigError(f"{p}: base: {base!r} does not exist (looked for {base_path})")
-    return _merge(resolve_yaml(base_path, (*_seen, p)), data)
-
-
 def load_train_config(path: str | Path) -> TrainDetectorConfig:
-    return validate_data(resolve_yaml(path), TrainDetectorConfig, source=str(path))
+    return load_config(path, TrainDetectorConfig)
 
 
 class TrainProductsConfig(BaseModel):
@@ -113,4 +86,14 @@ class TrainProductsConfig(BaseModel):
 
 
 def load_products_config(path: str | Path) -> TrainProductsConfig:
-    return validate_data(resolve_yaml(path), TrainProductsConfig, source=str(path))
+    return load_config(path, TrainProductsConfig)
+
+
+__all__ = [
+    "SimData",
+    "TrainDetectorConfig",
+    "TrainProductsConfig",
+    "load_products_config",
+    "load_train_config",
+    "resolve_yaml",  # re-exported from storelens.config for older callers
+]

@@ -17,7 +17,7 @@ def simulated_dataset(sim: SimData) -> Path:
     from storelens.configs import builtin_store
     from storelens.datasets.formats.yolo import export_yolo
     from storelens.datasets.sim.scenario import load_scenario
-    from storelens.datasets.simulate import simulate
+    from storelens.datasets.sim_cache import cached_simulation
 
     key = hashlib.sha256(sim.model_dump_json().encode()).hexdigest()[:12]
     root = runs_dir() / "train-data" / key
@@ -25,12 +25,8 @@ def simulated_dataset(sim: SimData) -> Path:
     if data_yaml.is_file():
         return data_yaml
     scenario = load_scenario(sim.scenario).with_overrides(duration_s=sim.duration_s)
-    simulate(
-        sim.store or builtin_store(),
-        scenario,
-        seed=sim.seed,
-        out_dir=root / "sim",
-        camera_ids=sim.cameras,
+    cached_simulation(
+        sim.store or builtin_store(), scenario, sim.seed, root / "sim", camera_ids=sim.cameras
     )
     return export_yolo(root / "sim", root / "yolo", class_set=sim.class_set, every=sim.every)
 

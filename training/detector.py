@@ -18,11 +18,11 @@ from typing import Any
 
 import yaml
 
-from storelens.mlflow_store import configure_mlflow
+from storelens.inference.mlflow_store import configure_mlflow
+from storelens.inference.ultralytics_offline import import_ultralytics
 from storelens.settings import runs_dir
 from storelens.training.config import TrainDetectorConfig
 from storelens.training.data import dataset_fingerprint, simulated_dataset
-from storelens.training.offline import import_ultralytics
 
 
 @dataclass(frozen=True)

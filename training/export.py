@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from storelens.boxes import box_iou_batch
-from storelens.training.registry import load_detector
+from storelens.inference.loading import load_detector
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def _raw_difference(
 
 
 def _load_export(path: str | Path):  # type: ignore[no-untyped-def]
-    from storelens.training.offline import import_ultralytics
+    from storelens.inference.ultralytics_offline import import_ultralytics
 
     import_ultralytics()
     from ultralytics import YOLO

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from storelens.datasets.grocery import ClassTable, ProductImages
-from storelens.training.product_embedder import embed_images, read_rgb
-from storelens.training.product_gallery import ProductGallery
+from storelens.inference.product_embedder import embed_images, read_rgb
+from storelens.inference.product_gallery import ProductGallery
 
 
 @dataclass(frozen=True)

@@ -31,22 +31,22 @@ from storelens.datasets.grocery import (
     read_classes,
     read_list_file,
 )
-from storelens.mlflow_store import configure_mlflow
-from storelens.settings import runs_dir, shared_data_dir
-from storelens.training.config import TrainProductsConfig
-from storelens.training.product_embedder import (
+from storelens.inference.mlflow_store import configure_mlflow
+from storelens.inference.product_embedder import (
     EMBEDDING_DIM,
     new_embedder,
     save_embedder,
     to_tensor,
 )
+from storelens.inference.product_gallery import ProductGallery
+from storelens.settings import runs_dir, shared_data_dir
+from storelens.training.config import TrainProductsConfig
 from storelens.training.product_eval import (
     ProductMetrics,
     build_gallery,
     draw_matches,
     score_retrieval,
 )
-from storelens.training.product_gallery import ProductGallery
 
 ICONIC_REPEATS = 6  # catalogue images are 1 per class against ~30 photos: seen 6 times per epoch
 

@@ -12,7 +12,7 @@ class UltralyticsDetector(mlflow.pyfunc.PythonModel):
     """predict(list of image paths or a DataFrame with an `image` column) → one row per box."""
 
     def load_context(self, context):  # type: ignore[no-untyped-def]  (mlflow reads hints as a schema)
-        from storelens.training.offline import import_ultralytics
+        from storelens.inference.ultralytics_offline import import_ultralytics
 
         import_ultralytics()
         from ultralytics import YOLO
@@ -52,8 +52,8 @@ class ProductRecogniser(mlflow.pyfunc.PythonModel):
     ids and cosine similarities of each crop against the registered gallery."""
 
     def load_context(self, context):  # type: ignore[no-untyped-def]
-        from storelens.training.product_embedder import load_embedder
-        from storelens.training.product_gallery import ProductGallery
+        from storelens.inference.product_embedder import load_embedder
+        from storelens.inference.product_gallery import ProductGallery
 
         self.embedder = load_embedder(context.artifacts["embedder"])
         self.gallery = ProductGallery.load(context.artifacts["gallery"])
@@ -63,7 +63,7 @@ class ProductRecogniser(mlflow.pyfunc.PythonModel):
 
         import pandas as pd
 
-        from storelens.training.product_embedder import embed_images
+        from storelens.inference.product_embedder import embed_images
 
         images = (
             list(model_input["image"]) if hasattr(model_input, "columns") else list(model_input)

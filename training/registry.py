@@ -1,5 +1,6 @@
-"""The model registry: every trained detector is registered with the alias `candidate`;
-promotion moves `champion`; serving loads `models:/NAME@champion` or a weights file."""
+"""The model registry: every trained model is registered with the alias `candidate`; promotion
+moves `champion`. Loading a registered model (`models:/NAME@champion`) is the runtime's job:
+`storelens.inference.loading`."""
 
 from __future__ import annotations
 
@@ -65,43 +66,3 @@ def promote(name: str, version: str | int, alias: str = CHAMPION) -> None:
     client = mlflow.MlflowClient()
     client.get_model_version(name, str(version))  # a clear MlflowException when absent
     client.set_registered_model_alias(name, alias, str(version))
-
-
-def weights_path(uri: str | Path, pattern: str = "*.pt") -> Path:
-    """A local weights file for a path, or for `models:/NAME@alias` / `models:/NAME/VERSION`."""
-    text = str(uri)
-    if not text.startswith(("models:/", "runs:/")):
-        path = Path(text)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such weights file")
-        return path
-    from storelens.mlflow_store import configure_mlflow
-
-    mlflow = configure_mlflow()
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=text))
-    found = sorted(local.rglob(pattern))
-    if not found:
-        raise FileNotFoundError(f"{text}: the registered model holds no {pattern} file")
-    return found[0]
-
-
-def load_detector(uri: str | Path) -> Any:
-    """An ultralytics YOLO for a weights file or a registry URI (offline settings applied)."""
-    from storelens.training.offline import import_ultralytics
-
-    import_ultralytics()
-    from ultralytics import YOLO
-
-    return YOLO(str(weights_path(uri)))
-
-
-def load_product_recogniser(uri: str | Path) -> tuple[Any, Any]:
-    """(embedder, gallery) for a saved embedder file (gallery.npz beside it, if any) or a registry
-    URI; gallery is None when a bare embedder file has none."""
-    from storelens.training.product_embedder import load_embedder
-    from storelens.training.product_gallery import ProductGallery
-
-    embedder_file = weights_path(uri, "product_embedder.pt")
-    gallery_file = embedder_file.parent / "gallery.npz"
-    gallery = ProductGallery.load(gallery_file) if gallery_file.is_file() else None
-    return load_embedder(embedder_file), gallery

@@ -22,16 +22,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from storelens.config import validate_data
-from storelens.training.config import TrainDetectorConfig, load_train_config, resolve_yaml
+from storelens.config import load_config, override
+from storelens.settings import WORKER_ENV, worker_env
+from storelens.training.config import TrainDetectorConfig, load_train_config
 
-FORWARDED_ENV = (
-    "YOLO_CONFIG_DIR",
-    "YOLO_OFFLINE",
-    "YOLO_AUTOINSTALL",
-    "STORELENS_ULTRALYTICS_DIR",
-    "MLFLOW_DISABLE_TELEMETRY",
-)
+FORWARDED_ENV = WORKER_ENV  # the variables each trial's worker gets from the driver
 TARGET_METRIC = "metrics/mAP50-95_B"
 
 
@@ -74,10 +69,9 @@ class TuneResult:
 
 
 def load_tune_config(path: str | Path) -> TuneConfig:
-    data = resolve_yaml(path)
-    config = validate_data(data, TuneConfig, source=str(path))
+    config = load_config(path, TuneConfig)
     train_path = (Path(path).resolve().parent / config.train).resolve()
-    return config.model_copy(update={"train": str(train_path)})
+    return override(config, train=str(train_path))
 
 
 def _search_space(space: dict[str, SearchDimension]) -> dict[str, Any]:
@@ -109,8 +103,8 @@ def _trial(
     os.environ.update(env)
     from ray import tune
 
+    from storelens.inference.ultralytics_offline import import_ultralytics
     from storelens.training.detector import metric_name
-    from storelens.training.offline import import_ultralytics
 
     import_ultralytics()
     from ultralytics import YOLO
@@ -151,17 +145,17 @@ def tune_detector(config: TuneConfig) -> TuneResult:
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
-    from storelens.mlflow_store import configure_mlflow
+    from storelens.inference.mlflow_store import configure_mlflow
+    from storelens.inference.ultralytics_offline import ensure_offline
     from storelens.settings import runs_dir
     from storelens.training.data import simulated_dataset
-    from storelens.training.offline import ensure_offline
 
     train: TrainDetectorConfig = load_train_config(config.train)
     data_yaml = Path(train.data) if train.data else simulated_dataset(train.sim)
     storage = Path(config.storage or runs_dir() / "tune").resolve()
     project = storage / config.experiment / "trials"
     ensure_offline()
-    env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
+    env = worker_env()
     base = {**train.model_dump(), "epochs": config.epochs}
     started_here = not ray.is_initialized()
     if started_here:

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from storelens.datasets.formats.yolo import class_names, exportable_boxes
-from storelens.datasets.recording import SimRecording
+from storelens.datasets.recording import StoreRecording
 
 
 def export_coco(
@@ -27,7 +27,7 @@ def export_coco(
     cameras: list[str] | None = None,
 ) -> dict[str, Path]:
     """Write `images/<split>/*.jpg` and `annotations/instances_<split>.json`; return their paths."""
-    recording = SimRecording(sim_dir)
+    recording = StoreRecording(sim_dir)
     out = Path(out_dir)
     names = class_names(recording, class_set)
     docs = {

@@ -17,13 +17,13 @@ import numpy as np
 import yaml
 
 from storelens.datasets.formats.mot import MotTable
-from storelens.datasets.recording import SimRecording
+from storelens.datasets.recording import StoreRecording
 from storelens.datasets.sim.views import HAND, PERSON, PRODUCT, UNIT_ID_BASE
 
 CLASS_SETS = ("coarse", "sku")
 
 
-def class_names(recording: SimRecording, class_set: str) -> list[str]:
+def class_names(recording: StoreRecording, class_set: str) -> list[str]:
     if class_set == "coarse":
         return ["person", "hand", "product"]
     if class_set == "sku":
@@ -32,7 +32,7 @@ def class_names(recording: SimRecording, class_set: str) -> list[str]:
 
 
 def yolo_classes(
-    recording: SimRecording, class_set: str, class_id: np.ndarray, track_id: np.ndarray
+    recording: StoreRecording, class_set: str, class_id: np.ndarray, track_id: np.ndarray
 ) -> np.ndarray:
     """MOT class/identity columns → YOLO class indices (-1: not exported)."""
     out = np.full(len(class_id), -1)
@@ -50,7 +50,7 @@ def yolo_classes(
 
 
 def exportable_boxes(
-    recording: SimRecording,
+    recording: StoreRecording,
     boxes: MotTable,
     class_set: str,
     min_side_px: float,
@@ -79,7 +79,7 @@ def export_yolo(
     cameras: list[str] | None = None,
 ) -> Path:
     """Write the data set and return the path of its `data.yaml`."""
-    recording = SimRecording(sim_dir)
+    recording = StoreRecording(sim_dir)
     out = Path(out_dir).resolve()
     names = class_names(recording, class_set)
     counts = {"train": 0, "val": 0}

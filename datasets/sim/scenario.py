@@ -8,12 +8,13 @@ one seed, so a scenario + seed + store is one exact data set.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from storelens.config import ConfigError, load_model
+from storelens.config import ConfigError, load_config, override
 
 Rate = Annotated[float, Field(ge=0, le=1)]
 Seconds = Annotated[float, Field(ge=0)]
@@ -120,9 +121,12 @@ class Scenario(_Section):
             raise ValueError(f"start_time: {err}") from None
         return self
 
-    def with_overrides(self, **fields: object) -> Scenario:
-        """A copy with top-level fields replaced (e.g. `duration_s=10`)."""
-        return Scenario.model_validate({**self.model_dump(), **fields})
+    def with_overrides(
+        self, changes: Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> Scenario:
+        """A validated copy with fields replaced, sections merged key by key:
+        `with_overrides(duration_s=10, crowd={"parties": 8})` (see `storelens.config.override`)."""
+        return override(self, changes, **fields)
 
 
 PRESETS = ("easy", "crowded", "occluded", "theft")
@@ -139,4 +143,4 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         path = Path(text)
         if not path.is_file():
             raise ConfigError(f"{text}: neither a preset ({', '.join(PRESETS)}) nor a file")
-    return load_model(path, Scenario)
+    return load_config(path, Scenario)

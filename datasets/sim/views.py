@@ -25,10 +25,9 @@ from storelens.datasets.sim.scene import (
     store_scenery,
 )
 from storelens.datasets.sim.stock import IN_HAND
+from storelens.detections import HAND, PERSON, PRODUCT
 from storelens.layout import StoreLayout
 
-PERSON, HAND, PRODUCT = 1, 2, 3  # class ids of the ground truth (MOTChallenge class column)
-CLASS_NAMES = {PERSON: "person", HAND: "hand", PRODUCT: "product"}
 HAND_ID_BASE = 10_000  # MOT ids: person = gid, hand = 10000 + 2*gid + side, unit = 100000 + index
 UNIT_ID_BASE = 100_000
 

@@ -22,6 +22,7 @@ app = typer.Typer(
 app.add_typer(store.app, name="store")
 app.add_typer(simulate.dataset_app, name="dataset")
 app.command("simulate")(simulate.simulate)
+app.command("run")(tracking.run)
 app.add_typer(tracking.track_app, name="track")
 app.add_typer(tracking.eval_app, name="eval")
 tracking.eval_app.command("detector")(training.eval_detector)

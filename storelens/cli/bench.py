@@ -21,12 +21,12 @@ def bench(
     """Measure storelens against the libraries and trackers it is compared with."""
     import csv
 
-    from storelens.core_bench import core_suite
-    from storelens.datasets.bench import simulator_suite
+    from storelens.evaluation.bench.core import core_suite
+    from storelens.evaluation.bench.detector import detector_suite
+    from storelens.evaluation.bench.products import product_suite
+    from storelens.evaluation.bench.simulator import simulator_suite
+    from storelens.evaluation.bench.tracking import accuracy_suite, speed_suite
     from storelens.settings import runs_dir
-    from storelens.tracking.bench import accuracy_suite, speed_suite
-    from storelens.training.bench import detector_suite
-    from storelens.training.product_bench import product_suite
 
     suites = {
         "core": ("core array maths (CPU)", core_suite),

@@ -1,16 +1,16 @@
 """`storelens demo`: the furthest real path that exists, on the embedded defaults.
 
 Today: validate the demo store and draw its floor plan, simulate it (the `easy` scenario,
-cached after the first run) with a preview of the ground truth, detect people in every camera
-with the detector shipped in `models/` (trained by `storelens train detector` on a different
-simulated scenario; see its model card), track every camera at once and score the tracks with
-TrackEval. `--detector synthetic` tracks noisy ground truth instead. Later stages (events,
+cached after the first run) with a preview of the ground truth, then what `storelens run` and
+`storelens eval` do: the store pipeline detects people in every camera with the detector
+shipped in `models/` (trained by `storelens train detector` on a different simulated scenario;
+see its model card), tracks every camera at once, and TrackEval scores the tracks.
+`--detector synthetic` starts from noisy ground truth instead. Later stages (events,
 attribution, serving) extend this command as they land.
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import typer
@@ -36,13 +36,17 @@ def demo(
     ),
 ) -> None:
     """Run the main job end to end on the demo store and say where the results are."""
-    from storelens import __version__
     from storelens.cli.store import summary_table
     from storelens.configs import builtin_store
+    from storelens.datasets.formats.mot import read_mot
     from storelens.datasets.sim.preview import contact_sheet
     from storelens.datasets.sim.scenario import load_scenario
     from storelens.datasets.sim.writer import read_jsonl
-    from storelens.datasets.simulate import simulate
+    from storelens.datasets.sim_cache import cached_simulation
+    from storelens.evaluation.draw_tracks import tracks_sheet
+    from storelens.evaluation.report import print_run_metrics
+    from storelens.evaluation.stage_eval import evaluate_run
+    from storelens.evaluation.store_runner import run_store
     from storelens.floorplan import draw_floor_plan
     from storelens.layout import StoreLayout
     from storelens.settings import runs_dir
@@ -59,20 +63,13 @@ def demo(
     console.print(f"1. store layout [green]valid[/]: {store_path}\n2. floor plan: {png}")
 
     sim_dir = out_dir / "sim"
-    key = hashlib.sha256(
-        (
-            Path(store_path).read_text() + scenario.model_dump_json() + f"{DEMO_SEED}{__version__}"
-        ).encode()
-    ).hexdigest()
-    key_file = sim_dir / "cache_key.txt"
-    if key_file.is_file() and key_file.read_text() == key and (sim_dir / "manifest.json").is_file():
+    sim = cached_simulation(store_path, scenario, DEMO_SEED, sim_dir)
+    if sim.cached:
         console.print(f"3. simulation: cached in {sim_dir} (delete it to simulate again)")
     else:
-        result = simulate(layout, scenario, seed=DEMO_SEED, out_dir=sim_dir)
-        key_file.write_text(key)
         console.print(
-            f"3. simulated {result.frames} frames x {len(result.camera_ids)} cameras in "
-            f"{result.seconds:.0f} s (products: {result.texture_source})"
+            f"3. simulated {sim.frames} frames x {len(sim.camera_ids)} cameras in "
+            f"{sim.seconds:.0f} s (products: {sim.texture_source})"
         )
     preview = sim_dir / "preview.png"
     if not preview.is_file():
@@ -86,26 +83,27 @@ def demo(
         table.add_row(name, str(len(read_jsonl(sim_dir / f"{name}.jsonl"))))
     console.print(table)
 
-    from storelens.cli.tracking import run_sim_tracking
-    from storelens.datasets.formats.mot import read_mot
-    from storelens.tracking.draw import tracks_sheet
-    from storelens.tracking.report import metrics_table
-
     track_dir = out_dir / "track"
     source = "noisy ground truth" if model is None else f"detector {model}"
-    with console.status(f"5. detecting and tracking ({source})..."):
-        metrics = run_sim_tracking(sim_dir, track_dir, None, seed=DEMO_SEED, detector=model)
-    console.print(
-        metrics_table(metrics, title=f"5. tracking all cameras at once from {source} (persons)")
-    )
-    cams = sorted(p.stem for p in (track_dir / "results").glob("*.txt"))
+    console.print(f"5. the store pipeline over every camera ({source}):")
+    with user_errors():
+        run_store(
+            sim_dir,
+            track_dir,
+            detections="ground-truth-noisy" if model is None else "model",
+            model=model or "shipped",
+            seed=DEMO_SEED,
+        )
+        metrics = evaluate_run(sim_dir, track_dir)
+    print_run_metrics(console, metrics)
+    cams = sorted(p.stem for p in (track_dir / "tracks").glob("*.txt"))
     sheet = tracks_sheet(
         {c: sim_dir / "cameras" / c / "video.mp4" for c in cams},
-        {c: read_mot(track_dir / "results" / f"{c}.txt") for c in cams},
+        {c: read_mot(track_dir / "tracks" / f"{c}.txt") for c in cams},
         track_dir / "tracks.png",
         frame=int(0.3 * duration * 10),
     )
-    console.print(f"6. tracks drawn on frames: {sheet}")
+    console.print(f"6. tracks drawn on frames: {sheet}; metrics: {track_dir / 'metrics.json'}")
     console.print(f"Results are in {out_dir}/")
 
 

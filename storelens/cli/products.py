@@ -63,9 +63,9 @@ def eval_products(
         read_gallery,
         read_list_file,
     )
-    from storelens.training.product_embedder import load_embedder
+    from storelens.inference.loading import load_product_recogniser
+    from storelens.inference.product_embedder import load_embedder
     from storelens.training.product_eval import draw_matches, evaluate_products
-    from storelens.training.registry import load_product_recogniser
 
     with user_errors():
         classes_csv = classes or find_classes_csv(queries.resolve().parent)

@@ -1,18 +1,83 @@
-"""`storelens track ...` and `storelens eval tracking`: run the tracker, score it with TrackEval."""
+"""`storelens run`, `eval`, `track ...`: the offline chain from the command line.
+
+`run RUN_DIR --out OUT` drives the store pipeline over a simulated or recorded store and writes
+each stage's output; `eval RUN_DIR OUT` scores every stage present (one table per stage, one
+`metrics.json`). `track sim` is both in one go; `track mot` runs the pipeline over one
+MOTChallenge sequence; `eval tracking` scores MOTChallenge results files with TrackEval. This
+module only parses arguments and prints: the work is `storelens.evaluation`'s.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import click
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from storelens.cli._errors import user_errors
 
 console = Console()
 track_app = typer.Typer(help="Run the multi-camera tracker.", no_args_is_help=True)
+RUN_EVAL = "run"
+
+
+class _EvalGroup(TyperGroup):
+    """`storelens eval RUN_DIR OUT_DIR` is `storelens eval run RUN_DIR OUT_DIR`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = [RUN_EVAL, *args]
+        return super().parse_args(ctx, args)
+
+
 eval_app = typer.Typer(
-    help="Evaluate stages with the field's reference metrics.", no_args_is_help=True
+    cls=_EvalGroup,
+    help=(
+        "Evaluate stages with the field's reference metrics. `storelens eval RUN_DIR OUT_DIR` "
+        "scores every stage of a `storelens run` output; the subcommands score one kind of model."
+    ),
+    no_args_is_help=True,
+)
+
+SOURCE_HELP = "`model` (a trained detector on the video) or `ground-truth-noisy`"
+
+
+def run(
+    run_dir: Path = typer.Argument(
+        ..., help="a simulated (`storelens simulate`) or recorded store"
+    ),
+    out: Path = typer.Option(..., help="output folder: tracks/, detections/, run.json"),
+    detections: str = typer.Option("model", help=SOURCE_HELP),
+    model: str = typer.Option(
+        "shipped", help="`shipped` (models/detector), a weights file, or models:/NAME@alias"
+    ),
+    config: Path = typer.Option(
+        None, help="tracker override YAML, e.g. configs/tracking/mot15.yaml"
+    ),
+    seed: int = typer.Option(0, help="seed of the synthetic detection noise"),
+) -> None:
+    """Drive the store pipeline over RUN_DIR and write every stage's output to OUT."""
+    summary = _run(run_dir, out, detections, model, config, seed)
+    console.print(
+        f"[green]{summary.steps} steps x {len(summary.cameras)} cameras[/] in "
+        f"{summary.seconds:.0f} s ({summary.source}) → {out}"
+    )
+
+
+def eval_run(
+    run_dir: Path = typer.Argument(..., help="the store run that has the ground truth"),
+    out_dir: Path = typer.Argument(..., help="a `storelens run` output folder"),
+    mlflow: bool = typer.Option(False, "--mlflow", help="log the metrics to MLflow"),
+) -> None:
+    """Score every stage in OUT_DIR against RUN_DIR's ground truth; writes OUT_DIR/metrics.json."""
+    _eval(run_dir, out_dir, mlflow, params={"run_dir": run_dir, "out_dir": out_dir})
+
+
+eval_app.command(RUN_EVAL, help="Score every stage of a `storelens run` output (the default).")(
+    eval_run
 )
 
 
@@ -26,7 +91,7 @@ def track_mot(
     det: Path = typer.Option(None, help="detections file (default: SEQ_DIR/det/det.txt)"),
 ) -> None:
     """Track one MOTChallenge sequence from its detections."""
-    from storelens.tracking.mot_runner import load_tracker_config, track_to_file
+    from storelens.evaluation.mot_runner import load_tracker_config, track_to_file
 
     with user_errors():
         path = track_to_file(seq_dir, out, load_tracker_config(config), det)
@@ -36,7 +101,7 @@ def track_mot(
 @track_app.command("sim")
 def track_sim(
     sim_dir: Path = typer.Argument(..., help="a `storelens simulate` output folder"),
-    out: Path = typer.Option(..., help="folder for det/<camera>.txt and results/<camera>.txt"),
+    out: Path = typer.Option(..., help="output folder (as `storelens run` writes it)"),
     config: Path = typer.Option(None, help="tracker override YAML"),
     seed: int = typer.Option(0, help="seed of the synthetic detection noise"),
     detector: str = typer.Option(
@@ -44,54 +109,11 @@ def track_sim(
     ),
     mlflow: bool = typer.Option(False, "--mlflow", help="log the metrics to MLflow"),
 ) -> None:
-    """Track every camera of a simulated store at once (one tracker) and score persons."""
-    metrics = run_sim_tracking(sim_dir, out, config, seed, detector)
+    """`storelens run` + `storelens eval` in one go (noisy ground truth unless --detector)."""
+    source = "model" if detector else "ground-truth-noisy"
+    _run(sim_dir, out, source, detector or "shipped", config, seed)
     params = {"sim_dir": sim_dir, "config": config, "seed": seed, "detector": detector}
-    _report(metrics, params, f"sim:{sim_dir.name}", mlflow)
-
-
-def run_sim_tracking(  # type: ignore[no-untyped-def]
-    sim_dir: Path, out: Path, config: Path | None, seed: int, detector: str | Path | None = None
-):
-    """Detections (a trained detector's, or noisy ground truth) → tracker → TrackEval, per
-    camera and combined; the metrics are also written to `out/metrics.json`."""
-    import json
-
-    from storelens.datasets.formats.mot import write_mot
-    from storelens.datasets.recording import SimRecording
-    from storelens.tracking.mot_runner import load_sequence, load_tracker_config, track_sequences
-    from storelens.tracking.synthetic_detections import noisy_detections
-    from storelens.tracking.trackeval_metrics import evaluate_mot
-
-    with user_errors():
-        recording = SimRecording(sim_dir)
-        cfg = load_tracker_config(config)
-        sequences, seq_dirs, results = [], {}, {}
-        model = None
-        if detector:
-            from storelens.training.registry import load_detector
-
-            model = load_detector(detector)
-        for i, cid in enumerate(recording.camera_ids):
-            width, height = recording.image_size(cid)
-            if model is not None:
-                from storelens.training.inference import detect_video
-
-                dets = detect_video(model, recording.camera_dir(cid) / "video.mp4")
-            else:
-                dets = noisy_detections(
-                    recording.ground_truth(cid), width, height, seed=seed * 1000 + i
-                )
-            det_path = write_mot(out / "det" / f"{cid}.txt", dets, kind="det")
-            sequences.append(load_sequence(recording.camera_dir(cid), det_path))
-            seq_dirs[cid] = recording.camera_dir(cid)
-        for cid, table in track_sequences(sequences, cfg).items():
-            results[cid] = write_mot(out / "results" / f"{cid}.txt", table, kind="results")
-        metrics = evaluate_mot(seq_dirs, results, benchmark="MOT17")
-    (out / "metrics.json").write_text(
-        json.dumps({name: m.as_dict() for name, m in metrics.items()}, indent=2)
-    )
-    return metrics
+    _eval(sim_dir, out, mlflow, params)
 
 
 @eval_app.command("tracking")
@@ -106,7 +128,8 @@ def eval_tracking(
     mlflow: bool = typer.Option(False, "--mlflow", help="log the metrics to MLflow"),
 ) -> None:
     """HOTA / DetA / AssA / MOTA / IDF1 / IDSW with TrackEval, per sequence and combined."""
-    from storelens.tracking.trackeval_metrics import evaluate_mot
+    from storelens.evaluation.report import log_to_mlflow, metrics_table
+    from storelens.evaluation.tracking_metrics import evaluate_mot
 
     with user_errors():
         if results.is_file():
@@ -118,13 +141,37 @@ def eval_tracking(
         else:
             files = {s.name: results / f"{s.name}.txt" for s in sequences}
         metrics = evaluate_mot({s.name: s for s in sequences}, files, benchmark=benchmark)
-    _report(metrics, {"benchmark": benchmark, "results": results}, f"eval:{results.name}", mlflow)
-
-
-def _report(metrics, params, run_name, mlflow: bool) -> None:  # type: ignore[no-untyped-def]
-    from storelens.tracking.report import log_to_mlflow, metrics_table
-
     console.print(metrics_table(metrics))
     if mlflow:
-        run_id = log_to_mlflow(metrics, params, run_name)
+        params = {"benchmark": benchmark, "results": results}
+        console.print(f"logged to MLflow run {log_to_mlflow(metrics, params, 'eval:tracking')}")
+
+
+def _run(run_dir: Path, out: Path, detections: str, model: str, config: Path | None, seed: int):  # type: ignore[no-untyped-def]
+    from storelens.evaluation.mot_runner import load_tracker_config
+    from storelens.evaluation.store_runner import DETECTION_SOURCES, run_store
+
+    with user_errors():
+        if detections not in DETECTION_SOURCES:
+            raise ValueError(f"--detections: {detections!r} is not one of {DETECTION_SOURCES}")
+        return run_store(
+            run_dir,
+            out,
+            detections=detections,  # type: ignore[arg-type]
+            model=model,
+            tracker_config=load_tracker_config(config),
+            seed=seed,
+        )
+
+
+def _eval(run_dir: Path, out_dir: Path, mlflow: bool, params: dict[str, Any]) -> None:
+    from storelens.evaluation.report import log_to_mlflow, print_run_metrics
+    from storelens.evaluation.stage_eval import evaluate_run
+
+    with user_errors():
+        metrics = evaluate_run(run_dir, out_dir)
+    print_run_metrics(console, metrics)
+    console.print(f"metrics: {Path(out_dir) / 'metrics.json'}")
+    if mlflow and metrics.tracking is not None:
+        run_id = log_to_mlflow(metrics.tracking, params, f"eval:{Path(out_dir).name}")
         console.print(f"logged to MLflow run {run_id}")

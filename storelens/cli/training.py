@@ -83,7 +83,7 @@ def eval_detector(
     imgsz: int = typer.Option(320, help="inference size"),
 ) -> None:
     """COCO mAP50-95 / mAP50 per class on a held-out split."""
-    from storelens.training.evaluate import evaluate_detector
+    from storelens.evaluation.detector_metrics import evaluate_detector
 
     with user_errors():
         m = evaluate_detector(model, data, split=split, imgsz=imgsz)
@@ -105,7 +105,7 @@ def promote(
     """Move the `champion` alias (or another) to a registered version."""
     from mlflow.exceptions import MlflowException
 
-    from storelens.mlflow_store import configure_mlflow
+    from storelens.inference.mlflow_store import configure_mlflow
     from storelens.training.registry import promote as run
 
     configure_mlflow("detector")
@@ -127,12 +127,12 @@ def export_detector(
     check: list[Path] = typer.Option(None, help="images to compare the export with torch on"),
 ) -> None:
     """Export for serving; with --check, prove the export gives the torch model's boxes."""
+    from storelens.inference.loading import model_file
     from storelens.training.export import check_export
     from storelens.training.export import export_detector as run
-    from storelens.training.registry import weights_path
 
     with user_errors():
-        weights = weights_path(model)
+        weights = model_file(model)
         path = run(weights, fmt, imgsz)
         console.print(f"exported: {path}")
         if check:

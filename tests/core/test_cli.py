@@ -56,12 +56,12 @@ def test_demo_runs_end_to_end_on_the_shipped_detector(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "floor_plan.png").stat().st_size > 10_000
-    assert "from detector" in result.output and "sim-coarse-yolo11n.pt" in result.output
-    detections = sorted((tmp_path / "track" / "det").glob("*.txt"))
+    assert "store pipeline" in result.output and "sim-coarse-yolo11n.pt" in result.output
+    detections = sorted((tmp_path / "track" / "detections").glob("*.txt"))
     assert len(detections) == 6 and all(p.stat().st_size > 0 for p in detections)
     assert (tmp_path / "track" / "tracks.png").is_file()
     # the shipped detector finds the shoppers well enough for the tracker to follow them
-    combined = json.loads((tmp_path / "track" / "metrics.json").read_text())["COMBINED"]
+    combined = json.loads((tmp_path / "track" / "metrics.json").read_text())["tracking"]
     assert combined["hota"] > 0.3 and combined["recall"] > 0.5, combined
 
 

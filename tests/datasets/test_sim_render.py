@@ -97,7 +97,7 @@ def test_multicam_floor_positions_agree_with_the_camera_geometry(small_sim, demo
 def test_trackeval_reads_the_mot_files(small_sim, tmp_path):
     """Ground truth submitted as a tracker scores perfectly through TrackEval."""
     from storelens.datasets.formats.mot import write_mot
-    from storelens.tracking.trackeval_metrics import COMBINED, evaluate_mot
+    from storelens.evaluation.tracking_metrics import COMBINED, evaluate_mot
 
     sequences, results = {}, {}
     for cam in SMALL_CAMERAS:
@@ -114,7 +114,7 @@ def test_trackeval_reads_the_mot_files(small_sim, tmp_path):
 
 def test_ultralytics_reads_the_yolo_dataset(small_sim, tmp_path):
     from storelens.datasets.formats.yolo import export_yolo
-    from storelens.training.offline import import_ultralytics
+    from storelens.inference.ultralytics_offline import import_ultralytics
 
     data_yaml = export_yolo(small_sim, tmp_path / "yolo", every=4)
     import_ultralytics()

@@ -112,7 +112,7 @@ def test_results_table_gives_the_same_epoch_metrics_as_the_callbacks(trained):
 def test_registry_candidate_then_champion_loads_by_alias(trained):
     import mlflow
 
-    from storelens.training.registry import load_detector
+    from storelens.inference.loading import load_detector
 
     mlflow.set_tracking_uri(f"sqlite:///{trained['tmp'] / 'mlflow.db'}")
     client = mlflow.MlflowClient()
@@ -194,7 +194,7 @@ def test_missing_local_weights_are_refused_not_downloaded(tmp_path):
 
 
 def test_offline_setup_provides_the_font_ultralytics_looks_for(tmp_path):
-    from storelens.training.offline import ensure_offline
+    from storelens.inference.ultralytics_offline import ensure_offline
 
     user_dir = ensure_offline(tmp_path / "cfg")
     assert (user_dir / "Arial.ttf").stat().st_size > 100_000

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from storelens.cli import app
 from storelens.config import ConfigError
 from storelens.datasets.grocery import read_classes, read_gallery, read_list_file
-from storelens.training.product_gallery import ProductGallery
+from storelens.inference.product_gallery import ProductGallery
 
 runner = CliRunner()
 
@@ -180,11 +180,11 @@ def fine_tuned(shared_data, tmp_path_factory, repo_root):
 
 @pytest.mark.slow
 def test_short_fine_tuning_beats_the_pretrained_backbone(fine_tuned, repo_root, monkeypatch):
+    from storelens.inference.loading import load_product_recogniser
+    from storelens.inference.product_embedder import load_embedder
     from storelens.training.config import load_products_config
-    from storelens.training.product_embedder import load_embedder
     from storelens.training.product_eval import evaluate_products
     from storelens.training.product_training import load_product_data
-    from storelens.training.registry import load_product_recogniser
 
     assert fine_tuned["result"].exit_code == 0, fine_tuned["result"].output
     assert "registered: models:/storelens-product-embedder-tiny/1" in fine_tuned["result"].output

@@ -7,24 +7,24 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 
-from storelens.core_bench import BenchRow
+from storelens.evaluation.bench.rows import BenchRow
 from storelens.settings import runs_dir
 
-CONFIG = Path(__file__).resolve().parent.parent / "configs" / "train" / "products.yaml"
 SUITE = "products"
 
 
 def product_suite() -> list[BenchRow]:
+    from storelens.config import override
+    from storelens.configs import builtin_config
+    from storelens.inference.product_embedder import embed_crops, embed_images, load_embedder
     from storelens.training.config import load_products_config
-    from storelens.training.product_embedder import embed_crops, embed_images, load_embedder
     from storelens.training.product_eval import build_gallery, score_retrieval
     from storelens.training.product_training import load_product_data, train_products
 
-    config = load_products_config(CONFIG)
+    config = load_products_config(builtin_config("train", "products.yaml"))
     try:
         data = load_product_data(config)
     except FileNotFoundError as err:
@@ -53,7 +53,7 @@ def product_suite() -> list[BenchRow]:
 
     start = time.perf_counter()
     result = train_products(
-        config.model_copy(update={"register_as": None, "experiment": "bench-products"}),
+        override(config, register_as=None, experiment="bench-products"),
         runs_dir() / "bench" / "products",
     )
     minutes = (time.perf_counter() - start) / 60

@@ -1,13 +1,15 @@
-"""Showing and recording tracking metrics: a rich table, a CSV, and an MLflow run."""
+"""Showing and recording metrics: rich tables per stage, and an MLflow run."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
 from rich.table import Table
 
-from storelens.tracking.trackeval_metrics import TrackingMetrics
+from storelens.evaluation.stage_eval import RunMetrics
+from storelens.evaluation.tracking_metrics import TrackingMetrics
 
 COLUMNS = [
     ("HOTA", "hota", "{:.3f}"),
@@ -46,7 +48,7 @@ def log_to_mlflow(
     Uses `MLFLOW_TRACKING_URI`, else a SQLite store `mlflow.db` in the working directory.
     Failures raise: a tracking failure is an error, not a warning.
     """
-    from storelens.mlflow_store import configure_mlflow
+    from storelens.inference.mlflow_store import configure_mlflow
 
     mlflow = configure_mlflow(experiment)
     with mlflow.start_run(run_name=run_name) as run:
@@ -57,3 +59,11 @@ def log_to_mlflow(
         for path in artifacts or []:
             mlflow.log_artifact(str(path))
         return run.info.run_id
+
+
+def print_run_metrics(console: Console, metrics: RunMetrics) -> None:
+    """One table per scored stage of `storelens eval`, then the stages skipped and why."""
+    if metrics.tracking is not None:
+        console.print(metrics_table(metrics.tracking, title="tracking: persons (TrackEval, MOT17)"))
+    for stage, reason in metrics.skipped.items():
+        console.print(f"[yellow]{stage}[/]: skipped ({reason})")

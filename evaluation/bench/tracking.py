@@ -20,28 +20,29 @@ from pathlib import Path
 
 import numpy as np
 
-from storelens.core_bench import BenchRow
+from storelens.configs import builtin_config, builtin_store
 from storelens.datasets.formats.mot import MotTable, write_mot
 from storelens.detections import Detections
-from storelens.settings import runs_dir, shared_data_dir
-from storelens.tracking.boxmot_peers import (
-    BOXMOT_PEERS,
-    time_boxmot,
-    track_with_boxmot,
-    unavailable_reason,
-)
-from storelens.tracking.mot_runner import (
+from storelens.evaluation.bench.rows import BenchRow
+from storelens.evaluation.mot_runner import (
     Sequence,
     detections_by_frame,
     load_sequence,
     load_tracker_config,
     track_sequences,
 )
-from storelens.tracking.peers import PEERS, PeerTracker
+from storelens.evaluation.peers.boxmot_peers import (
+    BOXMOT_PEERS,
+    time_boxmot,
+    track_with_boxmot,
+    unavailable_reason,
+)
+from storelens.evaluation.peers.trackers import PEERS, PeerTracker
+from storelens.evaluation.synthetic_detections import noisy_detections
+from storelens.evaluation.tracking_metrics import COMBINED, evaluate_mot
+from storelens.settings import runs_dir, shared_data_dir
 from storelens.tracking.tracker import StoreTracker
-from storelens.tracking.trackeval_metrics import COMBINED, evaluate_mot
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "tracking"
 TUD = ("TUD-Campus", "TUD-Stadtmitte")
 # The tracker's store defaults were set on seeds 7, 11 and 12; the benchmark scores three others.
 CROWDED_SEEDS = (13, 14, 15)
@@ -108,9 +109,10 @@ def _accuracy(
 ) -> list[BenchRow]:
     out = runs_dir() / "bench" / "tracking" / dataset
     rows = []
+    config = load_tracker_config(builtin_config("tracking", config_name))
     ours = {
         k: write_mot(out / "storelens" / f"{k}.txt", v, kind="results")
-        for k, v in track_sequences(sequences, load_tracker_config(CONFIGS / config_name)).items()
+        for k, v in track_sequences(sequences, config).items()
     }
     candidates = {"storelens StoreTracker": [ours], **_peer_variants(sequences, fps, tuned, out)}
     for name, variants in candidates.items():
@@ -164,32 +166,23 @@ def accuracy_suite() -> list[BenchRow]:
 
 
 def _crowded_store(seed: int) -> Path:
-    import json
-
-    from storelens.configs import builtin_store
     from storelens.datasets.sim.scenario import load_scenario
-    from storelens.datasets.simulate import simulate
+    from storelens.datasets.sim_cache import cached_simulation
 
-    out = runs_dir() / "bench" / f"sim-crowded-{seed}"
-    manifest = out / "manifest.json"
-    if manifest.is_file() and json.loads(manifest.read_text()).get("frames") == 400:
-        return out
-    simulate(
+    return cached_simulation(
         builtin_store(),
         load_scenario("crowded").with_overrides(duration_s=40),
         seed=seed,
-        out_dir=out,
+        out_dir=runs_dir() / "bench" / f"sim-crowded-{seed}",
         show_progress=False,
-    )
-    return out
+    ).out_dir
 
 
 def _sim_sequences(sim_dir: Path, prefix: str = "") -> tuple[list[Sequence], dict[str, Path]]:
     """One camera = one sequence, named `prefix + camera id` (unique across simulations)."""
-    from storelens.datasets.recording import SimRecording
-    from storelens.tracking.synthetic_detections import noisy_detections
+    from storelens.datasets.recording import StoreRecording
 
-    recording = SimRecording(sim_dir)
+    recording = StoreRecording(sim_dir)
     sequences, folders = [], {}
     for i, cid in enumerate(recording.camera_ids):
         w, h = recording.image_size(cid)

@@ -1,23 +1,28 @@
-"""Running a tracker over MOTChallenge-style sequences: detections in, results files out.
+"""Running the store pipeline over MOTChallenge-style sequences: detections in, results out.
 
 A sequence folder holds `seqinfo.ini` and `det/det.txt` (and optionally `img1/`); frame f is
-at time (f - 1) / frameRate. Scores outside [0, 1] (MOT15's ACF detector scores reach ~120)
-are rescaled by their 99th percentile, so score thresholds mean the same on every data set.
+at time (f - 1) / frameRate, or as `frames.csv` says (the simulator's). Many sequences are
+stepped together through one `StorePipeline` (one tracker for all cameras), one batched step
+per capture instant. Scores outside [0, 1] (MOT15's ACF detector scores reach ~120) are
+rescaled by their 99th percentile, so score thresholds mean the same on every data set.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from storelens.boxes import tlwh_to_xyxy, xyxy_to_tlwh
-from storelens.config import read_yaml, validate_data
+from storelens.config import load_config
 from storelens.datasets.formats.mot import MotTable, read_mot, read_seqinfo, write_mot
+from storelens.datasets.recording import frame_times
 from storelens.detections import Detections
+from storelens.frames import FrameBatch
 from storelens.tracking.config import TrackerConfig
+from storelens.tracking.pipeline import StorePipeline
 from storelens.tracking.tracker import StoreTracker
 
 
@@ -25,7 +30,7 @@ def load_tracker_config(path: str | Path | None) -> TrackerConfig:
     """A tracker override file (YAML; empty or `{}` means the defaults), or the defaults."""
     if path is None:
         return TrackerConfig()
-    return validate_data(read_yaml(path) or {}, TrackerConfig, source=str(path))
+    return load_config(path, TrackerConfig, allow_empty=True)
 
 
 def normalised_scores(conf: np.ndarray) -> np.ndarray:
@@ -71,14 +76,33 @@ def load_sequence(seq_dir: str | Path, det_path: str | Path | None = None) -> Se
     seq = Path(seq_dir)
     info = read_seqinfo(seq / "seqinfo.ini")
     det_file = Path(det_path) if det_path else seq / "det" / "det.txt"
-    frames_csv = seq / "frames.csv"
-    if frames_csv.is_file():
-        table = np.loadtxt(frames_csv, delimiter=",", skiprows=1, ndmin=2)
-        times, keys = table[:, 2], table[:, 1].astype(int)
-    else:
-        times = np.arange(info.seq_length) / info.frame_rate
-        keys = np.arange(info.seq_length)
+    times, keys = frame_times(seq)
     return Sequence(info.name, times, keys, read_mot(det_file))
+
+
+def instants(step_keys: list[np.ndarray]) -> Iterator[list[tuple[int, int]]]:
+    """For each capture instant in key order: (stream index, 0-based frame) of every stream
+    that has a frame then, given each stream's per-frame step keys."""
+    keys = np.unique(np.concatenate(step_keys))
+    where = [dict(zip(k.tolist(), range(len(k)), strict=True)) for k in step_keys]
+    for key in keys.tolist():
+        yield [(i, w[key]) for i, w in enumerate(where) if key in w]
+
+
+def mot_tables(tracks: Detections) -> dict[str, MotTable]:
+    """Pipeline detections or tracks (with `data["frame_index"]`) as one MOTChallenge table per
+    camera (ids -1 for untracked detections)."""
+    return {
+        camera: MotTable(
+            part.data["frame_index"].astype(int),
+            part.tracker_id,
+            xyxy_to_tlwh(part.xyxy),
+            part.confidence,
+            part.class_id,
+            np.ones(len(part)),
+        )
+        for camera, part in tracks.split_by_camera().items()
+    }
 
 
 def track_sequences(
@@ -86,35 +110,23 @@ def track_sequences(
     config: TrackerConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, MotTable]:
-    """Track many cameras with one `StoreTracker`, a batched update per capture instant."""
-    tracker = StoreTracker(config)
-    per_frame = {s.name: detections_by_frame(s.detections, s.name, s.times) for s in sequences}
-    keys = np.unique(np.concatenate([s.step_keys for s in sequences]))
-    where = {
-        s.name: dict(zip(s.step_keys.tolist(), range(len(s.times)), strict=True)) for s in sequences
-    }
-    rows: dict[str, list[MotTable]] = {s.name: [] for s in sequences}
-    for i, key in enumerate(keys.tolist()):
-        present = [(s, where[s.name][key]) for s in sequences if key in where[s.name]]
-        batch = Detections.concatenate([per_frame[s.name][f] for s, f in present])
-        now = {s.name: float(s.times[f]) for s, f in present}
-        tracks = tracker.update(batch, now=now)
-        frame_of = {s.name: f + 1 for s, f in present}
-        for name, part in tracks.split_by_camera().items():
-            n = len(part)
-            rows[name].append(
-                MotTable(
-                    np.full(n, frame_of[name]),
-                    part.tracker_id,
-                    xyxy_to_tlwh(part.xyxy),
-                    part.confidence,
-                    part.class_id,
-                    np.ones(n),
-                )
-            )
+    """Track many cameras with one `StorePipeline`, a batched step per capture instant."""
+    pipeline = StorePipeline(StoreTracker(config))
+    per_frame = [detections_by_frame(s.detections, s.name, s.times) for s in sequences]
+    steps = list(instants([s.step_keys for s in sequences]))
+    outputs = []
+    for i, present in enumerate(steps):
+        frames = FrameBatch.of(
+            [sequences[s].name for s, _ in present],
+            [sequences[s].times[f] for s, f in present],
+            [f + 1 for _, f in present],
+        )
+        batch = Detections.concatenate([per_frame[s][f] for s, f in present])
+        outputs.append(pipeline.step(frames, batch).tracks)
         if progress is not None:
-            progress(i + 1, len(keys))
-    return {name: MotTable.concatenate(parts) for name, parts in rows.items()}
+            progress(i + 1, len(steps))
+    results = mot_tables(Detections.concatenate(outputs))
+    return {s.name: results.get(s.name, MotTable.empty()) for s in sequences}
 
 
 def track_to_file(

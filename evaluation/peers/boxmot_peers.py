@@ -20,8 +20,8 @@ import numpy as np
 
 from storelens.boxes import tlwh_to_xyxy
 from storelens.detections import Detections
+from storelens.evaluation.mot_runner import Sequence, normalised_scores
 from storelens.settings import boxmot_python
-from storelens.tracking.mot_runner import Sequence, normalised_scores
 
 WORKER = Path(__file__).resolve().parent / "boxmot_worker.py"
 BOXMOT_PEERS = {  # name in the tables → boxmot's tracker

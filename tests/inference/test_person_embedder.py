@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from storelens.tracking.appearance import EMBEDDING_DIM, PersonEmbedder
+from storelens.inference.person_embedder import EMBEDDING_DIM, PersonEmbedder
 
 
 @pytest.fixture(scope="module")

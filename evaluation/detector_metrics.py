@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from storelens.training.registry import load_detector
+from storelens.inference.loading import load_detector
 
 
 @dataclass(frozen=True)

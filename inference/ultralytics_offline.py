@@ -14,30 +14,17 @@ import shutil
 from pathlib import Path
 from types import ModuleType
 
-from storelens.allocator import keep_freed_memory
+from storelens.inference.allocator import keep_freed_memory
+from storelens.settings import settings
 
-CONFIG_DIR_ENV = "STORELENS_ULTRALYTICS_DIR"
 FONT_NAMES = ("Arial.ttf", "Arial.Unicode.ttf")
-
-
-def default_config_dir() -> Path:
-    """`$STORELENS_ULTRALYTICS_DIR`, else `$XDG_CACHE_HOME/storelens/ultralytics`."""
-    explicit = os.environ.get(CONFIG_DIR_ENV)
-    if explicit:
-        return Path(explicit).expanduser()
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return cache / "storelens" / "ultralytics"
 
 
 def ensure_offline(config_dir: str | Path | None = None) -> Path:
     """Prepare the environment; returns ultralytics' user config folder (with the fonts)."""
     import matplotlib
 
-    base = (
-        Path(config_dir)
-        if config_dir
-        else Path(os.environ.get("YOLO_CONFIG_DIR") or default_config_dir())
-    )
+    base = Path(config_dir) if config_dir else settings().ultralytics_config_dir
     os.environ.setdefault("YOLO_CONFIG_DIR", str(base))
     os.environ["YOLO_OFFLINE"] = "1"
     os.environ["YOLO_AUTOINSTALL"] = "0"
@@ -54,7 +41,7 @@ def ensure_offline(config_dir: str | Path | None = None) -> Path:
 
 def import_ultralytics() -> ModuleType:
     """`import ultralytics` with the offline environment and settings in place, and freed
-    activation memory kept in the process (`storelens.allocator`)."""
+    activation memory kept in the process (`storelens.inference.allocator`)."""
     ensure_offline()
     keep_freed_memory()
     import ultralytics

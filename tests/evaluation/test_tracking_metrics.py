@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from storelens.datasets.formats.mot import MotTable, read_mot, write_mot
-from storelens.tracking.trackeval_metrics import COMBINED, evaluate_mot
+from storelens.evaluation.tracking_metrics import COMBINED, evaluate_mot
 
 SEQS = ["TUD-Campus", "TUD-Stadtmitte"]
 # seq: IDF1, IDP, IDR, Rcll, Prcn, MT, PT, ML, FP, FN, IDs, FM, MOTA, HOTA, DetA, AssA

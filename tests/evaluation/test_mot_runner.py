@@ -6,14 +6,14 @@ from typer.testing import CliRunner
 
 from storelens.cli import app
 from storelens.datasets.formats.mot import read_mot, write_mot
-from storelens.tracking.mot_runner import (
+from storelens.evaluation.mot_runner import (
     load_sequence,
     load_tracker_config,
     normalised_scores,
     track_sequences,
 )
-from storelens.tracking.synthetic_detections import DetectionNoise, noisy_detections
-from storelens.tracking.trackeval_metrics import COMBINED, evaluate_mot
+from storelens.evaluation.synthetic_detections import DetectionNoise, noisy_detections
+from storelens.evaluation.tracking_metrics import COMBINED, evaluate_mot
 
 runner = CliRunner()
 SEQS = ["TUD-Campus", "TUD-Stadtmitte"]
@@ -112,9 +112,8 @@ def test_track_sim_cli_with_noisy_detections(small_sim, tmp_path):
         app, ["track", "sim", str(small_sim), "--out", str(tmp_path)], terminal_width=200
     )
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "results" / "ceil-sw.txt").is_file() and (
-        tmp_path / "det" / "ceil-sw.txt"
-    ).is_file()
+    assert (tmp_path / "tracks" / "ceil-sw.txt").is_file()
+    assert (tmp_path / "detections" / "ceil-sw.txt").is_file()
     assert "COMBINED" in result.output
 
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from storelens.core_bench import BenchRow
+from storelens.evaluation.bench.rows import BenchRow
 from storelens.settings import runs_dir
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "train"
 BUDGET_EPOCHS = 20
 BUDGET_SIM_SECONDS = 30.0  # half the shipped detector's data: 288 training images
 
@@ -17,24 +16,27 @@ BUDGET_SIM_SECONDS = 30.0  # half the shipped detector's data: 288 training imag
 def detector_suite() -> list[BenchRow]:
     import os
 
+    from storelens.config import override
+    from storelens.configs import builtin_config
+    from storelens.evaluation.detector_metrics import evaluate_detector
+    from storelens.inference.loading import load_detector
     from storelens.training.config import load_train_config
     from storelens.training.detector import train_detector
-    from storelens.training.evaluate import evaluate_detector
     from storelens.training.export import export_detector
-    from storelens.training.registry import load_detector
 
     os.environ.setdefault(
         "MLFLOW_TRACKING_URI", f"sqlite:///{(runs_dir() / 'bench' / 'mlflow.db').resolve()}"
     )
     (runs_dir() / "bench").mkdir(parents=True, exist_ok=True)
-    config = load_train_config(CONFIGS / "sim_coarse.yaml")
-    config = config.model_copy(
-        update={
+    config = load_train_config(builtin_config("train", "sim_coarse.yaml"))
+    config = override(
+        config,
+        {
             "epochs": BUDGET_EPOCHS,
-            "sim": config.sim.model_copy(update={"duration_s": BUDGET_SIM_SECONDS}),
+            "sim": {"duration_s": BUDGET_SIM_SECONDS},
             "register_as": None,
             "experiment": "bench-detector",
-        }
+        },
     )
     start = time.perf_counter()
     result = train_detector(config, runs_dir() / "bench" / "detector")
@@ -75,7 +77,7 @@ def detector_suite() -> list[BenchRow]:
 
 
 def _onnx_model(path: Path):  # type: ignore[no-untyped-def]
-    from storelens.training.offline import import_ultralytics
+    from storelens.inference.ultralytics_offline import import_ultralytics
 
     import_ultralytics()
     from ultralytics import YOLO

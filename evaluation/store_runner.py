@@ -1,0 +1,213 @@
+"""`storelens run RUN_DIR --out OUT_DIR`: the store pipeline over a simulated or recorded store.
+
+Frames are read from every camera's video and stepped through one `StorePipeline` instant by
+instant (frames with the same step key across cameras are one step), exactly as the serving
+worker steps live streams. Detections come from a trained detector (the shipped one by default,
+or a weights file / `models:/NAME@alias`), or — `detections="ground-truth-noisy"` — from the
+run's ground truth degraded like a real detector's (`synthetic_detections`), in which case no
+video is decoded. Each stage writes its output under OUT_DIR:
+
+    run.json                what ran: source, model, tracker config and its hash, steps, seconds
+    detections/<cam>.txt    every detection (MOTChallenge det format)
+    tracks/<cam>.txt        every confirmed track box (MOTChallenge results format)
+
+Later stages add `events.jsonl`, `sessions.jsonl`, `baskets.jsonl`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from storelens.datasets.formats.mot import MotTable, write_mot
+from storelens.datasets.recording import StoreRecording
+from storelens.detections import Detections
+from storelens.evaluation.mot_runner import detections_by_frame, instants, mot_tables
+from storelens.evaluation.synthetic_detections import noisy_detections
+from storelens.frames import FrameBatch
+from storelens.tracking.config import TrackerConfig
+from storelens.tracking.pipeline import StorePipeline
+from storelens.tracking.tracker import StoreTracker
+
+DetectionSource = Literal["model", "ground-truth-noisy"]
+DETECTION_SOURCES: tuple[str, ...] = ("model", "ground-truth-noisy")
+SHIPPED = "shipped"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    out_dir: Path
+    cameras: list[str]
+    steps: int
+    seconds: float
+    source: str
+
+
+def run_store(
+    run_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    detections: DetectionSource = "model",
+    model: str | Path = SHIPPED,
+    tracker_config: TrackerConfig | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> RunSummary:
+    """Drive the pipeline over every camera of `run_dir` and write each stage's output."""
+    if detections not in DETECTION_SOURCES:
+        raise ValueError(f"detections: {detections!r} is not one of {DETECTION_SOURCES}")
+    recording = StoreRecording(run_dir)
+    out = Path(out_dir)
+    config = tracker_config or TrackerConfig()
+    cameras = recording.camera_ids
+    started = time.perf_counter()
+
+    if detections == "model":
+        model_ref = _model_path(model)
+        pipeline = StorePipeline(StoreTracker(config), detector=_detector(model_ref))
+        steps = video_steps(recording)
+        source = f"detector {model_ref}"
+    else:
+        model_ref = None
+        pipeline = StorePipeline(StoreTracker(config))
+        steps = noisy_steps(recording, seed)
+        source = f"ground truth + synthetic detector noise (seed {seed})"
+
+    n_steps = len(np.unique(np.concatenate([recording.frame_times(c)[1] for c in cameras])))
+    all_dets, all_tracks = [], []
+    for output in _progress(pipeline.run(steps), n_steps, progress, source):
+        all_dets.append(_strip(output.detections))
+        all_tracks.append(output.tracks)
+    det_tables = mot_tables(Detections.concatenate(all_dets))  # tracker ids stay -1
+    track_tables = mot_tables(Detections.concatenate(all_tracks))
+    for camera in cameras:
+        write_mot(
+            out / "detections" / f"{camera}.txt", det_tables.get(camera, MotTable.empty()), "det"
+        )
+        write_mot(
+            out / "tracks" / f"{camera}.txt", track_tables.get(camera, MotTable.empty()), "results"
+        )
+    seconds = time.perf_counter() - started
+    (out / "run.json").write_text(
+        json.dumps(
+            {
+                "run_dir": str(Path(run_dir).resolve()),
+                "detections": detections,
+                "model": None if model_ref is None else str(model_ref),
+                "seed": seed,
+                "cameras": cameras,
+                "steps": pipeline.steps,
+                "lookahead_s": pipeline.lookahead_s,
+                "tracker_config": config.model_dump(mode="json"),
+                "seconds": round(seconds, 2),
+            },
+            indent=2,
+        )
+    )
+    return RunSummary(out, cameras, pipeline.steps, seconds, source)
+
+
+def _model_path(model: str | Path) -> str:
+    if str(model) == SHIPPED:
+        from storelens.models import demo_detector
+
+        return str(demo_detector())
+    text = str(model)
+    if not text.startswith(("models:/", "runs:/")) and not Path(text).is_file():
+        raise FileNotFoundError(f"--model {text}: no such weights file")
+    return text
+
+
+def _detector(model_ref: str):  # type: ignore[no-untyped-def]
+    from storelens.inference.detector import UltralyticsDetector
+    from storelens.inference.loading import load_detector
+
+    return UltralyticsDetector(load_detector(model_ref))
+
+
+def video_steps(recording: StoreRecording) -> Iterator[tuple[FrameBatch, None]]:
+    """Decoded frames of every camera, one `FrameBatch` per capture instant (for a detector)."""
+    cameras = recording.camera_ids
+    times = {c: recording.frame_times(c) for c in cameras}
+    captures = [cv2.VideoCapture(str(recording.video(c))) for c in cameras]
+    try:
+        for c, cap in zip(cameras, captures, strict=True):
+            if not cap.isOpened():
+                raise FileNotFoundError(f"{recording.video(c)}: cannot open the video")
+        for present in instants([times[c][1] for c in cameras]):
+            images = []
+            for i, f in present:
+                ok, image = captures[i].read()
+                if not ok:
+                    raise ValueError(
+                        f"{recording.video(cameras[i])}: ends before frame {f + 1} "
+                        f"({len(times[cameras[i]][0])} frames listed)"
+                    )
+                images.append(image)
+            yield (
+                FrameBatch.of(
+                    [cameras[i] for i, _ in present],
+                    [times[cameras[i]][0][f] for i, f in present],
+                    [f + 1 for _, f in present],
+                    images,
+                ),
+                None,
+            )
+    finally:
+        for cap in captures:
+            cap.release()
+
+
+def noisy_steps(
+    recording: StoreRecording, seed: int = 0
+) -> Iterator[tuple[FrameBatch, Detections]]:
+    """Per capture instant: frames without pixels and the ground truth degraded like a real
+    detector's output (deterministic for `seed`; camera i uses seed * 1000 + i)."""
+    cameras = recording.camera_ids
+    times = {c: recording.frame_times(c) for c in cameras}
+    per_frame = []
+    for i, camera in enumerate(cameras):
+        if not recording.has_ground_truth(camera):
+            raise FileNotFoundError(
+                f"{recording.camera_dir(camera)}: no gt/gt.txt to make noisy detections from"
+            )
+        width, height = recording.image_size(camera)
+        table = noisy_detections(
+            recording.ground_truth(camera), width, height, seed=seed * 1000 + i
+        )
+        per_frame.append(detections_by_frame(table, camera, times[camera][0]))
+    for present in instants([times[c][1] for c in cameras]):
+        frames = FrameBatch.of(
+            [cameras[i] for i, _ in present],
+            [times[cameras[i]][0][f] for i, f in present],
+            [f + 1 for _, f in present],
+        )
+        yield frames, Detections.concatenate([per_frame[i][f] for i, f in present])
+
+
+def _strip(dets: Detections) -> Detections:
+    """Only what the detections file keeps (no embeddings ever leave memory)."""
+    return Detections(
+        xyxy=dets.xyxy,
+        confidence=dets.confidence,
+        class_id=dets.class_id,
+        camera_id=dets.camera_id,
+        timestamp=dets.timestamp,
+        data={"frame_index": dets.data["frame_index"]},
+    )
+
+
+def _progress(outputs, total: int, show: bool, source: str):  # type: ignore[no-untyped-def]
+    if not show:
+        yield from outputs
+        return
+    from rich.progress import track
+
+    yield from track(outputs, total=total, description=f"pipeline ({source})", transient=True)
