@@ -3,12 +3,15 @@
     detector = UltralyticsDetector(load_detector("models:/storelens-detector@champion"))
     dets = detector(frames)            # frames: FrameBatch with images, any mix of sizes
 
-All frames of a step go to the model in one `predict` call (in chunks of `batch`). ultralytics
-letterboxes each image to `imgsz` on its own and maps the boxes back to that image's pixels
-(`scale_boxes`), so cameras of different resolutions share a batch; the adapter only carries
-each frame's camera id, capture timestamp and frame index onto its boxes and maps the model's
-class names to storelens' class ids (`storelens.detections.CLASS_NAMES`). Post-processing
-(`.cpu()`, rescaling) lives here, never in the tracker.
+The frames of a step go to the model in batches of frames of one size (in chunks of `batch`).
+Letterboxing depends on the batch: ultralytics pads a batch of equal-sized images only to the
+stride (as it pads a single image), but a batch of mixed sizes to a full `imgsz` square, which
+changes what the network sees and so the boxes. Grouping by size keeps every frame's detections
+the same whichever other cameras share its step. ultralytics maps the boxes back to each
+image's own pixels (`scale_boxes`); the adapter carries each frame's camera id, capture
+timestamp and frame index onto its boxes and maps the model's class names to storelens' class
+ids (`storelens.detections.CLASS_NAMES`). Post-processing (`.cpu()`, rescaling) lives here,
+never in the tracker.
 """
 
 from __future__ import annotations
@@ -61,21 +64,26 @@ class UltralyticsDetector:
     def __call__(self, frames: FrameBatch) -> Detections:
         if frames.images is None:
             raise ValueError("UltralyticsDetector: the frame batch carries no images")
-        boxes, scores, labels = [], [], []
         images = list(frames.images)
-        for start in range(0, len(images), self.batch):
-            results = self.model.predict(
-                images[start : start + self.batch],
-                imgsz=self.imgsz,
-                conf=self.conf,
-                iou=self.iou,
-                classes=self._model_classes,
-                verbose=False,
-            )
-            for result in results:
-                boxes.append(result.boxes.xyxy.cpu().numpy().reshape(-1, 4))
-                scores.append(result.boxes.conf.cpu().numpy().reshape(-1))
-                labels.append(result.boxes.cls.cpu().numpy().astype(np.int64).reshape(-1))
+        per_frame: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [None] * len(images)  # type: ignore[list-item]
+        for rows in _same_shape_groups(images):
+            for start in range(0, len(rows), self.batch):
+                chunk = rows[start : start + self.batch]
+                results = self.model.predict(
+                    [images[r] for r in chunk],
+                    imgsz=self.imgsz,
+                    conf=self.conf,
+                    iou=self.iou,
+                    classes=self._model_classes,
+                    verbose=False,
+                )
+                for r, result in zip(chunk, results, strict=True):
+                    per_frame[r] = (
+                        result.boxes.xyxy.cpu().numpy().reshape(-1, 4),
+                        result.boxes.conf.cpu().numpy().reshape(-1),
+                        result.boxes.cls.cpu().numpy().astype(np.int64).reshape(-1),
+                    )
+        boxes, scores, labels = (list(column) for column in zip(*per_frame, strict=True))
         if not boxes:
             return Detections.empty()
         counts = np.array([len(b) for b in boxes])
@@ -87,3 +95,11 @@ class UltralyticsDetector:
             timestamp=np.repeat(frames.timestamp, counts),
             data={"frame_index": np.repeat(frames.frame_index, counts)},
         )
+
+
+def _same_shape_groups(images: Sequence[np.ndarray]) -> list[list[int]]:
+    """Indices of `images` grouped by (H, W), in order of first appearance."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, image in enumerate(images):
+        groups.setdefault(tuple(image.shape), []).append(i)
+    return list(groups.values())

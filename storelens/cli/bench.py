@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console()
+# the suite names, for --help without importing the suites (they live in storelens.evaluation)
 SUITES = ("core", "simulator", "tracking-accuracy", "tracking-speed", "detector", "products")
 
 
@@ -21,36 +22,21 @@ def bench(
     """Measure storelens against the libraries and trackers it is compared with."""
     import csv
 
-    from storelens.evaluation.bench.core import core_suite
-    from storelens.evaluation.bench.detector import detector_suite
-    from storelens.evaluation.bench.products import product_suite
-    from storelens.evaluation.bench.simulator import simulator_suite
-    from storelens.evaluation.bench.tracking import accuracy_suite, speed_suite
+    from storelens.evaluation.bench.suites import suites
     from storelens.settings import runs_dir
 
-    suites = {
-        "core": ("core array maths (CPU)", core_suite),
-        "simulator": ("simulator: demo store, all cameras", simulator_suite),
-        "tracking-accuracy": (
-            "tracking accuracy beside the peers (same detections)",
-            accuracy_suite,
-        ),
-        "tracking-speed": ("tracking speed: storelens batched vs one peer per camera", speed_suite),
-        "detector": (
-            "detector: mAP after a CPU budget, torch vs onnxruntime latency",
-            detector_suite,
-        ),
-        "products": ("product recognition: GroceryStoreDataset val", product_suite),
-    }
-    wanted = only.split(",") if only else list(suites)
-    unknown = set(wanted) - set(suites)
+    available = suites()
+    wanted = only.split(",") if only else list(available)
+    unknown = set(wanted) - set(available)
     if unknown:
-        raise typer.BadParameter(f"unknown suite(s) {sorted(unknown)}; choose from {list(suites)}")
+        raise typer.BadParameter(
+            f"unknown suite(s) {sorted(unknown)}; choose from {list(available)}"
+        )
     all_rows = []
     for key in wanted:
-        title, suite = suites[key]
+        title = available[key].title
         with console.status(f"running {title}..."):
-            rows = suite()
+            rows = available[key].run()
         all_rows += rows
         table = Table(title=title)
         for col in ("measure", "implementation", "size"):

@@ -89,3 +89,10 @@ def test_installed_script_runs_without_heavy_imports():
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert loaded.stdout.strip() == "[]"
+
+
+def test_bench_help_names_exactly_the_suites_that_exist():
+    from storelens.cli.bench import SUITES
+    from storelens.evaluation.bench.suites import suites
+
+    assert SUITES == tuple(suites())

@@ -1,0 +1,35 @@
+"""The suites of `storelens bench`, by name, in the order they run; each returns `BenchRow`s."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from storelens.evaluation.bench.rows import BenchRow
+
+
+@dataclass(frozen=True)
+class Suite:
+    title: str
+    run: Callable[[], list[BenchRow]]
+
+
+def suites() -> dict[str, Suite]:
+    """name → suite; the heavy modules are imported only when a suite is asked for."""
+    from storelens.evaluation.bench import core, detector, products, simulator, tracking
+
+    return {
+        "core": Suite("core array maths (CPU)", core.core_suite),
+        "simulator": Suite("simulator: demo store, all cameras", simulator.simulator_suite),
+        "tracking-accuracy": Suite(
+            "tracking accuracy beside the peers (same detections)", tracking.accuracy_suite
+        ),
+        "tracking-speed": Suite(
+            "tracking speed: storelens batched vs one peer per camera", tracking.speed_suite
+        ),
+        "detector": Suite(
+            "detector: mAP after a CPU budget, torch vs onnxruntime latency",
+            detector.detector_suite,
+        ),
+        "products": Suite("product recognition: GroceryStoreDataset val", products.product_suite),
+    }
