@@ -3,8 +3,10 @@
     from storelens.datasets.simulate import simulate
     result = simulate("configs/stores/demo_store.yaml", "easy", seed=0, out_dir="runs/sim/easy")
 
-Behaviour runs once (JuPedSim, fast); then each camera renders in its own process, so the
-two cores of a small machine both work. The same inputs give the same files.
+Behaviour runs once (JuPedSim, fast) and its records are validated and written as typed
+ground truth (`storelens.datasets.sim.truth`: a malformed record stops the run with an error
+naming the file and field); then each camera renders in its own process, so the two cores of a
+small machine both work. The same inputs give the same files.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from storelens.datasets.sim.behaviour import StoreBehaviour, Timeline
 from storelens.datasets.sim.effects import SensorEffects
 from storelens.datasets.sim.groundtruth import frame_boxes
 from storelens.datasets.sim.scenario import Scenario, load_scenario
+from storelens.datasets.sim.truth import simulator_provenance, write_truth
 from storelens.datasets.sim.views import PERSON, StoreViews
-from storelens.datasets.sim.writer import CameraRecorder, write_jsonl, write_multicam
+from storelens.datasets.sim.writer import CameraRecorder, write_multicam
 from storelens.layout import StoreLayout
 
 PROGRESS_EVERY = 10  # frames between progress messages from a camera worker
@@ -127,7 +130,7 @@ def simulate(
         behaviour = StoreBehaviour(layout, scen, seed=seed, fps=fps)
         timeline = behaviour.run(progress=lambda done, total: progress.update(task, completed=done))
         textures = ProductTextures(layout)
-        _write_records(out, layout, scen, seed, timeline)
+        _write_records(out, layout, scen, seed, fps, timeline)
         summaries: list[dict[str, Any]] = []
         if render:
             rng = np.random.default_rng(seed + 1)
@@ -211,37 +214,11 @@ def _drain(queue: Any, progress: Any, tasks: dict[str, Any], timeout: float) -> 
         return
 
 
-def _write_records(out: Path, layout: StoreLayout, scen: Scenario, seed: int, tl: Timeline) -> None:
+def _write_records(
+    out: Path, layout: StoreLayout, scen: Scenario, seed: int, fps: float, tl: Timeline
+) -> None:
     (out / "store.yaml").write_text(yaml.safe_dump(layout.model_dump(mode="json"), sort_keys=False))
     (out / "scenario.yaml").write_text(
         yaml.safe_dump(scen.model_dump(mode="json"), sort_keys=False)
     )
-    write_jsonl(out / "events.jsonl", tl.events)
-    write_jsonl(out / "staff_events.jsonl", tl.staff_events)
-    write_jsonl(out / "pos.jsonl", sorted(tl.pos, key=lambda r: (r["t"], r["txn_id"])))
-    write_jsonl(out / "rfid.jsonl", sorted(tl.rfid, key=lambda r: (r["t"], r["read_id"])))
-    write_jsonl(out / "sessions.jsonl", tl.sessions)
-    write_jsonl(
-        out / "units.jsonl",
-        [
-            {"index": i, "unit_id": str(uid), "sku": str(sku), "epc": str(epc) or None}
-            for i, (uid, sku, epc) in enumerate(
-                zip(tl.unit_ids, tl.unit_sku, tl.unit_epc, strict=True)
-            )
-        ],
-    )
-    write_jsonl(
-        out / "identities.jsonl",
-        [
-            {
-                "person_id": f"p{p.gid:03d}",
-                "gid": p.gid,
-                "role": "staff" if p.role else "shopper",
-                "party": p.party,
-                "height_m": round(p.look.height_m, 3),
-                "pattern": p.look.pattern,
-                "shirt_bgr": [int(c) for c in p.look.shirt],
-            }
-            for p in tl.persons
-        ],
-    )
+    write_truth(out, tl, simulator_provenance(layout, scen, seed, fps))

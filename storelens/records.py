@@ -1,21 +1,34 @@
-"""Domain records that flow between stages: shelf events, sessions, POS, RFID and baskets.
+"""Domain records that flow between stages: shelf events, sessions, POS, RFID, baskets, alerts.
 
 These are per-event records (tens per second per store), not per-box arrays, so they are
 validated pydantic models. Times are float seconds since the Unix epoch (UTC); ids are stable
-strings; POS and RFID records carry the id that makes their ingestion idempotent.
+strings.
+
+Two kinds of record:
+- *inputs* — `PosTransaction`, `RfidRead`: what a register or a gate reported, idempotent on
+  their own ids (`txn_id`, `read_id`), never revised;
+- *derived* — `ShelfEvent`, `Session`, `Basket`, `Alert`: answers the system computed. They
+  inherit `storelens.revision.DerivedRecord` (stable id computed from what the record is about,
+  `revision` / `supersedes`, `provenance`); that module's docstring is the contract. A derived
+  record built without its id gets `derived_id` of its `id_about` fields.
 """
 
 from __future__ import annotations
 
 import math
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from storelens.layout import StableId
+from storelens.revision import DerivedRecord
 
 Quantity = Annotated[int, Field(ge=1)]
+Confidence = Annotated[float, Field(ge=0, le=1)]
+Epc = Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{8,64}$")]  # an RFID tag's electronic code
+EVENT_ID_RESOLUTION_S = 1.0  # an event id rounds its time to this: one shopper, SKU, kind a second
+SESSION_ID_RESOLUTION_S = 1.0  # a session's id rounds its enter time to this
 
 
 def _finite_time(value: float) -> float:
@@ -49,8 +62,16 @@ class FrameRange(_Record):
         return self
 
 
-class ShelfEvent(_Record):
-    """A hand took an item from a facing (`pick`) or put one there (`put_back`)."""
+class ShelfEvent(DerivedRecord):
+    """A hand took an item from a facing (`pick`) or put one there (`put_back`).
+
+    Its id is about the store, shelf, SKU, shopper, kind and the time to the nearest second.
+    """
+
+    id_field: ClassVar[str] = "event_id"
+    id_prefix: ClassVar[str] = "ev"
+    id_about: ClassVar[tuple[str, ...]] = ("store_id", "shelf_id", "sku", "shopper_id", "kind", "t")
+    id_times: ClassVar[dict[str, float]] = {"t": EVENT_ID_RESOLUTION_S}
 
     event_id: StableId
     store_id: StableId
@@ -59,7 +80,7 @@ class ShelfEvent(_Record):
     sku: StableId
     shelf_id: StableId
     shopper_id: StableId
-    confidence: Annotated[float, Field(ge=0, le=1)] = 1.0
+    confidence: Confidence = 1.0
     quantity: Quantity = 1
     evidence: list[FrameRange] = []
 
@@ -70,8 +91,16 @@ class ShelfEvent(_Record):
         return [e.camera_id for e in self.evidence]
 
 
-class Session(_Record):
-    """One shopper's (or one party's) visit, from entering to leaving."""
+class Session(DerivedRecord):
+    """One shopper's (or one party's) visit, from entering to leaving.
+
+    Its id is about the store, the shoppers who entered and the enter time to the nearest second.
+    """
+
+    id_field: ClassVar[str] = "session_id"
+    id_prefix: ClassVar[str] = "ses"
+    id_about: ClassVar[tuple[str, ...]] = ("store_id", "shopper_ids", "enter_t")
+    id_times: ClassVar[dict[str, float]] = {"enter_t": SESSION_ID_RESOLUTION_S}
 
     session_id: StableId
     store_id: StableId
@@ -132,7 +161,7 @@ class RfidRead(_Record):
     read_id: StableId
     store_id: StableId
     reader_id: StableId
-    epc: Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{8,64}$")]
+    epc: Epc
     sku: StableId | None = None
     t: float
     rssi_dbm: float | None = None
@@ -155,9 +184,18 @@ class BasketLine(_Record):
     epcs: list[str] = []
 
 
-class Basket(_Record):
-    """Attribution's answer for one session: what was taken, and whether it was paid."""
+class Basket(DerivedRecord):
+    """Attribution's answer for one session: what was taken, and whether it was paid.
 
+    Its id is about the store and the session: one basket per session, revised as POS data,
+    RFID reads or identities arrive late.
+    """
+
+    id_field: ClassVar[str] = "basket_id"
+    id_prefix: ClassVar[str] = "bsk"
+    id_about: ClassVar[tuple[str, ...]] = ("store_id", "session_id")
+
+    basket_id: StableId
     session_id: StableId
     store_id: StableId
     lines: list[BasketLine] = []
@@ -168,3 +206,48 @@ class Basket(_Record):
             if status is None or line.status == status:
                 out[line.sku] = out.get(line.sku, 0) + line.qty
         return out
+
+
+class AlertKind(StrEnum):
+    """The basket line statuses a person is asked to review."""
+
+    UNPAID = "unpaid"  # taken, never paid
+    RFID_EXIT_UNPAID = "rfid_exit_unpaid"  # a tag left through the gate unpaid
+
+
+class AlertLine(_Record):
+    sku: StableId
+    qty: Quantity
+
+
+class Alert(DerivedRecord):
+    """Unpaid items of one session raised for a person to review.
+
+    Its id is about the store, the session and the kind: one alert of a kind per session. New
+    evidence (a late POS sale, a corrected identity) is a revision — other lines, another
+    confidence — never a second alert; a revision with no lines withdraws the alert.
+    """
+
+    id_field: ClassVar[str] = "alert_id"
+    id_prefix: ClassVar[str] = "alr"
+    id_about: ClassVar[tuple[str, ...]] = ("store_id", "session_id", "kind")
+
+    alert_id: StableId
+    store_id: StableId
+    session_id: StableId
+    kind: AlertKind
+    t: float = Field(description="when the evidence was complete (e.g. the session's exit)")
+    lines: list[AlertLine] = Field(description="the SKUs and quantities concerned")
+    confidence: Confidence
+
+    _t = field_validator("t")(_finite_time)
+
+    @model_validator(mode="after")
+    def _raised_with_lines(self) -> Alert:
+        if self.revision == 1 and not self.lines:
+            raise ValueError("an alert is raised with at least one line (no lines: withdrawn)")
+        return self
+
+    @property
+    def withdrawn(self) -> bool:
+        return not self.lines

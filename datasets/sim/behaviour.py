@@ -3,9 +3,11 @@
 JuPedSim (Anticipation Velocity Model) moves every person collision-free around shelves and
 each other; this module decides their targets. Each person runs a queue of actions — walk to a
 facing, reach, pick, inspect, put back (sometimes at another facing), stow in the basket,
-queue at a lane, pay, leave through the RFID gate — and every effect on the world is recorded
-as ground truth: shelf events, POS transactions, RFID reads, sessions. The result is a
-`Timeline`: per-frame arrays the renderer draws, plus those records.
+queue at a lane, pay, leave through the RFID gate. What happens at the shelves is recorded here
+as ground truth (shelf events, staff restocks); entering, paying and leaving go through the
+store's books, `storelens.datasets.sim.ledger.Ledger` (sessions, POS transactions, RFID reads).
+The result is a `Timeline`: per-frame arrays the renderer draws, plus those records (plain
+dicts; `storelens.datasets.sim.truth` types them when they are written).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from storelens.datasets.sim.appearance import PersonLook, sample_person_looks
+from storelens.datasets.sim.ledger import Ledger
 from storelens.datasets.sim.scenario import Range, Scenario
 from storelens.datasets.sim.stock import Facings, Stock, build_facings
 from storelens.layout import StoreLayout
@@ -133,8 +136,6 @@ class StoreBehaviour:
         self.t0 = scenario.start_epoch
         self.facings = build_facings(layout)
         self.stock = Stock(layout, self.facings, self.rng)
-        self.price = {p.sku: p.price for p in layout.catalogue}
-        self.tagged = {p.sku: p.rfid_tagged for p in layout.catalogue}
         floor = shapely.box(0, 0, layout.floor.width_m, layout.floor.depth_m)
         shelves = shapely.union_all(
             [shapely.Polygon(s.polygon).buffer(0.02) for s in layout.shelves]
@@ -155,14 +156,18 @@ class StoreBehaviour:
         self.door_out = np.mean(self._entrance("out").polygon, axis=0)
         self.lanes = [self._lane_geometry(lane) for lane in layout.checkout_lanes]
         self.lane_queues: list[list[int]] = [[] for _ in self.lanes]
+        self.ledger = Ledger(
+            layout,
+            self.stock,
+            scenario,
+            self.rng,
+            entrance_id=self._entrance("in").entrance_id,
+            exit_id=self._entrance("out").entrance_id,
+        )
         self.events: list[dict[str, Any]] = []
         self.staff_events: list[dict[str, Any]] = []
-        self.pos: list[dict[str, Any]] = []
-        self.rfid: list[dict[str, Any]] = []
-        self.sessions: dict[int, dict[str, Any]] = {}
         self.persons: list[Person] = []
         self.parties: list[Party] = []
-        self._txn_counter = 0
         self._make_people()
 
     # ----------------------------------------------------------------- set-up
@@ -316,8 +321,13 @@ class StoreBehaviour:
                 rec[f"unit_{key}"][k] = snap[key]
             if progress is not None:
                 progress(k + 1, n_frames)
-        self._close_open_sessions()
-        self._refunds(times)
+        sessions = self.ledger.close(
+            {
+                party.index: all(self.persons[m].gone for m in party.members)
+                for party in self.parties
+            }
+        )
+        self.ledger.refunds([lane["terminal"] for lane in self.lanes], times[0], times[-1])
         return Timeline(
             t=times,
             persons=self.persons,
@@ -327,9 +337,9 @@ class StoreBehaviour:
             unit_ids=self.stock.unit_id,
             events=self.events,
             staff_events=self.staff_events,
-            pos=self.pos,
-            rfid=self.rfid,
-            sessions=[self.sessions[k] for k in sorted(self.sessions)],
+            pos=self.ledger.pos,
+            rfid=self.ledger.rfid,
+            sessions=sessions,
             **rec,
         )
 
@@ -353,25 +363,8 @@ class StoreBehaviour:
             person.hand_target[:] = 0
             if person.role == SHOPPER:
                 party = self.parties[person.party]
-                session = self.sessions.setdefault(
-                    party.index,
-                    {
-                        "session_id": f"{self.layout.store_id}-s{party.index + 1:03d}",
-                        "store_id": self.layout.store_id,
-                        "shopper_ids": [f"p{self.persons[m].gid:03d}" for m in party.members],
-                        "enter_t": now,
-                        "exit_t": None,
-                        "entrance_id": self._entrance("in").entrance_id,
-                        "exit_id": None,
-                        "paid": party.pays,
-                        "taken": [],
-                        "paid_lines": [],
-                        "unpaid_lines": [],
-                        "txn_ids": [],
-                        "epcs_read": [],
-                    },
-                )
-                session["enter_t"] = min(session["enter_t"], now)
+                shopper_ids = [f"p{self.persons[m].gid:03d}" for m in party.members]
+                self.ledger.open_session(party.index, shopper_ids, now, pays=party.pays)
 
     def _agent(self, person: Person):  # type: ignore[no-untyped-def]
         assert person.agent is not None
@@ -524,8 +517,6 @@ class StoreBehaviour:
                 person.carried.append(unit)
                 person.held[h] = -1
                 person.hand_ext[h] = 0.0
-                if person.role == SHOPPER:
-                    self.sessions[person.party]["taken"].append(int(unit))
         return True
 
     def _do_put_back(
@@ -644,83 +635,10 @@ class StoreBehaviour:
         return party.paid
 
     def _pay(self, party: Party, lane: dict[str, Any], now: float) -> None:
-        """One POS sale for everything the party carries, minus unscanned items; voids follow."""
-        rng, checkout = self.rng, self.scenario.checkout
-        session = self.sessions[party.index]
+        """The party pays at its lane for everything its members carry (see `Ledger.checkout`)."""
         units = [u for m in party.members for u in self.persons[m].carried]
-        scanned, voided = [], []
-        for unit in units:
-            sku = str(self.stock.sku[unit])
-            if rng.random() < checkout.unscanned_rate:
-                session["unpaid_lines"].append(
-                    {"sku": sku, "unit_id": str(self.stock.unit_id[unit]), "reason": "unscanned"}
-                )
-                continue
-            scanned.append(unit)
-            if rng.random() < checkout.void_rate:
-                voided.append(unit)
-        sale_id = self._pos_txn(lane["terminal"], now, "sale", scanned)
-        session["txn_ids"].append(sale_id)
-        if voided:
-            session["txn_ids"].append(
-                self._pos_txn(lane["terminal"], now + 1.0, "void", voided, sale_id)
-            )
-        for unit in scanned:
-            entry = {"sku": str(self.stock.sku[unit]), "unit_id": str(self.stock.unit_id[unit])}
-            if unit in voided:
-                session["unpaid_lines"].append({**entry, "reason": "voided"})
-            else:
-                session["paid_lines"].append({**entry, "txn_id": sale_id})
+        self.ledger.checkout(party.index, units, lane["terminal"], now)
         party.paid = True
-
-    def _pos_txn(
-        self,
-        terminal: str,
-        t: float,
-        kind: str,
-        units: list[int],
-        refers_to: str | None = None,
-        lines: list[dict[str, Any]] | None = None,
-    ) -> str:
-        """Record one POS transaction; returns its id."""
-        self._txn_counter += 1
-        txn_id = f"{self.layout.store_id}-t{self._txn_counter:04d}"
-        self.pos.append(
-            {
-                "txn_id": txn_id,
-                "store_id": self.layout.store_id,
-                "terminal_id": terminal,
-                "t": t,
-                "kind": kind,
-                "lines": lines if lines is not None else self._lines(units),
-                "refers_to": refers_to,
-            }
-        )
-        return txn_id
-
-    def _refunds(self, times: np.ndarray) -> None:
-        """Refunds of items bought before the simulation: POS noise that belongs to no session."""
-        skus = [p.sku for p in self.layout.catalogue]
-        for i in range(self.scenario.checkout.refunds):
-            lane = self.lanes[int(self.rng.integers(len(self.lanes)))]
-            sku = skus[int(self.rng.integers(len(skus)))]
-            self._pos_txn(
-                lane["terminal"],
-                float(self.rng.uniform(times[0], times[-1])),
-                "refund",
-                [],
-                refers_to=f"{self.layout.store_id}-before-{i + 1:03d}",
-                lines=[{"sku": sku, "qty": 1, "unit_price": self.price[sku]}],
-            )
-
-    def _lines(self, units: list[int]) -> list[dict[str, Any]]:
-        skus, counts = (
-            np.unique(self.stock.sku[units].astype(str), return_counts=True) if units else ([], [])
-        )
-        return [
-            {"sku": str(s), "qty": int(c), "unit_price": self.price[str(s)]}
-            for s, c in zip(skus, counts, strict=True)
-        ]
 
     def _do_exit(self, person: Person, action: tuple, now: float, fresh: bool, dt: float) -> bool:
         if fresh:
@@ -732,80 +650,16 @@ class StoreBehaviour:
         return True
 
     def _leave(self, person: Person, now: float) -> None:
-        """Through the RFID gate and out: reads for tagged units, the session's exit."""
-        rng, cfg = self.rng, self.scenario.rfid
+        """Through the RFID gate and out: the gate reads tagged units, the session records the
+        exit."""
         units = np.asarray(person.carried + [u for u in person.held if u >= 0], int)
-        readers = self.layout.rfid_gates[0].reader_ids if self.layout.rfid_gates else []
-        for unit in units:
-            epc = str(self.stock.epc[unit])
-            if not epc or not readers or rng.random() < cfg.miss_rate:
-                continue
-            n_reads = 1 + int(rng.random() < cfg.duplicate_rate)
-            for r in range(n_reads):
-                read_t = now + float(rng.uniform(0.0, 0.4))
-                self.rfid.append(
-                    {
-                        "read_id": f"{self.layout.store_id}-r{len(self.rfid) + 1:05d}",
-                        "store_id": self.layout.store_id,
-                        "reader_id": readers[r % len(readers)],
-                        "epc": epc,
-                        "sku": str(self.stock.sku[unit]),
-                        "t": read_t,
-                        "rssi_dbm": round(float(rng.uniform(-70, -40)), 1),
-                    }
-                )
-                if person.role == SHOPPER:
-                    self.sessions[person.party]["epcs_read"].append(epc)
+        party = person.party if person.role == SHOPPER else None
+        self.ledger.gate(units, now, party)
         self.stock.leave(units)
-        if person.role == SHOPPER:
-            session = self.sessions[person.party]
-            session["exit_t"] = now
-            session["exit_id"] = self._entrance("out").entrance_id
-            session.setdefault("left", []).extend(int(u) for u in units)
+        if party is not None:
+            self.ledger.exit(party, now, units)
         self.sim.mark_agent_for_removal(person.agent)
         person.gone = True
-
-    def _close_open_sessions(self) -> None:
-        """Turn each party's raw log into its ground-truth session record."""
-        for party in self.parties:
-            session = self.sessions.get(party.index)
-            if session is None:
-                continue
-            left = session.pop("left", [])
-            reasons = {line["unit_id"]: line["reason"] for line in session.pop("unpaid_lines")}
-            paid = {line["unit_id"]: line["txn_id"] for line in session.pop("paid_lines")}
-            read = set(session["epcs_read"])
-            units = []
-            for unit in left:
-                uid, epc = str(self.stock.unit_id[unit]), str(self.stock.epc[unit])
-                status = "paid" if uid in paid else "unpaid"
-                units.append(
-                    {
-                        "unit_id": uid,
-                        "sku": str(self.stock.sku[unit]),
-                        "epc": epc or None,
-                        "status": status,
-                        "txn_id": paid.get(uid),
-                        "reason": None if status == "paid" else reasons.get(uid, "walkout"),
-                        "rfid_read": bool(epc and epc in read),
-                    }
-                )
-            session.pop("taken")
-            session["units"] = units
-            lines: dict[tuple[str, str], int] = {}
-            for u in units:
-                status = u["status"]
-                if status == "unpaid" and u["rfid_read"]:
-                    status = "rfid_exit_unpaid"
-                lines[(u["sku"], status)] = lines.get((u["sku"], status), 0) + 1
-            session["expected_lines"] = [
-                {"sku": k[0], "status": k[1], "qty": q} for k, q in sorted(lines.items())
-            ]
-            session["complete"] = all(self.persons[m].gone for m in party.members)
-            if not session["complete"]:
-                session["exit_t"] = session["exit_id"] = (
-                    None  # someone of the party is still inside
-                )
 
     # ---------------------------------------------------------------- records
     def _event(self, kind: str, person: Person, unit: int, facing: int, now: float) -> None:
@@ -821,7 +675,7 @@ class StoreBehaviour:
                 "level": int(self.facings.level[facing]),
                 "slot": int(self.facings.slot[facing]),
                 "shopper_id": f"p{person.gid:03d}",
-                "session_id": self.sessions[person.party]["session_id"]
+                "session_id": self.ledger.session_id(person.party)
                 if person.role == SHOPPER
                 else None,
                 "misplaced": bool(kind == "put_back" and self.stock.home[unit] != facing),

@@ -2,6 +2,12 @@
 truth; the multi-camera file in the AI City layout; JSON-lines records for events, POS, RFID,
 sessions and identities.
 
+Records are validated on write: `validate_records(path, Model, rows)` builds a `Model` of every
+row and raises `RecordError` naming the file, the record (line), the field and its value, so a
+bad line never reaches the disk; `write_records` writes typed records and `read_records(path,
+Model)` reads a file back into them. The record type of each file is in
+`storelens.datasets.sim.truth.TRUTH_FILES`.
+
 Layout of an output folder:
     manifest.json  store.yaml  scenario.yaml
     events.jsonl  staff_events.jsonl  pos.jsonl  rfid.jsonl  sessions.jsonl  identities.jsonl
@@ -13,16 +19,19 @@ Layout of an output folder:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
+from pydantic import BaseModel, ValidationError
 
 from storelens.datasets.formats.mot import MotTable, SeqInfo, write_mot, write_seqinfo
 from storelens.datasets.sim.groundtruth import FrameBoxes
 
 CAMERAS_DIR = "cameras"
+M = TypeVar("M", bound=BaseModel)
 
 
 def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
@@ -35,6 +44,43 @@ def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     with Path(path).open() as fh:
         return [json.loads(line) for line in fh if line.strip()]
+
+
+class RecordError(ValueError):
+    """A record that does not validate as its file's type: names the file, line and field."""
+
+
+def _record_error(path: Path, line: int, model: type[BaseModel], err: ValidationError) -> str:
+    problems = []
+    for e in err.errors():
+        where = ".".join(str(part) for part in e["loc"])
+        got = f" = {e['input']!r}" if where else ""
+        problems.append(f"{where}{got}: {e['msg']}" if where else e["msg"])
+    return f"{path}: record {line}: not a valid {model.__name__}: " + "; ".join(problems)
+
+
+def validate_records(
+    path: Path, model: type[M], rows: Iterable[Mapping[str, Any]], **fields: Any
+) -> list[M]:
+    """`rows` (each with `fields` added) as `model`s; RecordError for the first that fails."""
+    records = []
+    for line, row in enumerate(rows, start=1):
+        try:
+            records.append(model.model_validate({**row, **fields}))
+        except ValidationError as err:
+            raise RecordError(_record_error(path, line, model, err)) from err
+    return records
+
+
+def write_records(path: Path, records: Iterable[BaseModel]) -> Path:
+    """Typed records as JSON lines (their JSON form, sorted keys)."""
+    return write_jsonl(path, [r.model_dump(mode="json") for r in records])
+
+
+def read_records(path: str | Path, model: type[M]) -> list[M]:
+    """A JSON-lines file read back as `model`s (RecordError naming the line that fails)."""
+    path = Path(path)
+    return validate_records(path, model, read_jsonl(path))
 
 
 class CameraRecorder:

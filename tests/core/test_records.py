@@ -2,6 +2,9 @@ import pytest
 from pydantic import ValidationError
 
 from storelens.records import (
+    Alert,
+    AlertKind,
+    AlertLine,
     Basket,
     BasketLine,
     FrameRange,
@@ -13,6 +16,7 @@ from storelens.records import (
     Session,
     ShelfEvent,
 )
+from storelens.revision import DerivedRecord, Provenance
 from storelens.timeutil import from_iso, to_iso
 
 T0 = 1_790_000_000.0
@@ -96,6 +100,58 @@ def test_shelf_event_round_trips_json():
 def test_invalid_records_name_the_field(model, kwargs, message):
     with pytest.raises(ValidationError, match=message):
         model(**kwargs)
+
+
+def test_derived_records_share_the_revision_contract_and_inputs_do_not():
+    for derived in (ShelfEvent, Session, Basket, Alert):
+        assert issubclass(derived, DerivedRecord)
+        assert {"revision", "supersedes", "provenance", derived.id_field} <= set(
+            derived.model_fields
+        )
+    for given in (PosTransaction, RfidRead):
+        assert not issubclass(given, DerivedRecord)
+        assert "revision" not in given.model_fields
+
+
+def unpaid_alert(**overrides):
+    fields = {
+        "store_id": "demo-store",
+        "session_id": "demo-store-s004",
+        "kind": "unpaid",
+        "t": T0,
+        "lines": [{"sku": "SKU-028", "qty": 2}],
+        "confidence": 0.9,
+        "provenance": Provenance(model_versions={"attribution": "0.1.0"}, config_hash="ab12cd34"),
+    }
+    return Alert(**{**fields, **overrides})
+
+
+def test_alert_is_one_per_session_and_kind_and_is_withdrawn_by_a_revision():
+    alert = unpaid_alert()
+    assert alert.alert_id.startswith("alr-") and alert.lines == [AlertLine(sku="SKU-028", qty=2)]
+    assert unpaid_alert(t=T0 + 30, confidence=0.5).alert_id == alert.alert_id
+    assert unpaid_alert(kind=AlertKind.RFID_EXIT_UNPAID).alert_id != alert.alert_id
+    assert unpaid_alert(session_id="demo-store-s005").alert_id != alert.alert_id
+    assert Alert.model_validate_json(alert.model_dump_json()) == alert
+    late_sale = alert.revised(lines=[{"sku": "SKU-028", "qty": 1}], confidence=0.6)
+    assert (late_sale.revision, late_sale.supersedes) == (2, alert.key)
+    withdrawn = late_sale.revised(lines=[])
+    assert withdrawn.withdrawn and not late_sale.withdrawn and withdrawn.revision == 3
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"lines": []}, "at least one line"),
+        ({"kind": "paid"}, "kind"),
+        ({"confidence": 1.2}, "confidence"),
+        ({"lines": [{"sku": "SKU-028", "qty": 0}]}, "qty"),
+        ({"t": float("inf")}, "finite seconds"),
+    ],
+)
+def test_invalid_alerts_name_the_field(overrides, message):
+    with pytest.raises(ValidationError, match=message):
+        unpaid_alert(**overrides)
 
 
 def test_pos_total_and_basket_quantities():

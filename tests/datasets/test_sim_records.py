@@ -1,6 +1,7 @@
 """Behaviour ground truth (no rendering): POS, RFID, events and sessions agree with each other
 and with what physically happened, across presets and seeds."""
 
+import json
 from collections import Counter
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 from storelens.datasets.sim.behaviour import StoreBehaviour
 from storelens.datasets.sim.scenario import load_scenario
 from storelens.datasets.sim.stock import LEFT_STORE
+from storelens.datasets.sim.truth import TRUTH_FILES, TruthSession, truth_rows
 from storelens.records import PosTransaction, RfidRead
 
 CASES = [("theft", 1), ("theft", 2), ("crowded", 3), ("easy", 4), ("occluded", 5)]
@@ -98,6 +100,15 @@ def test_records_validate_against_the_domain_types(timeline):
         PosTransaction.model_validate(txn)
     for ev in timeline.events:
         assert ev["kind"] in ("pick", "put_back") and ev["shopper_id"].startswith("p")
+    rows = truth_rows(timeline)
+    for name, model in TRUTH_FILES.items():
+        for row in rows[name]:
+            record = model.model_validate(row)
+            dumped = record.model_dump(mode="json")
+            assert {k: dumped[k] for k in row} == json.loads(json.dumps(row)), (name, row)
+    sessions = {s["session_id"]: s for s in timeline.sessions}
+    for ev in timeline.events:
+        assert ev["shopper_id"] in sessions[ev["session_id"]]["shopper_ids"]
 
 
 def test_picks_and_put_backs_balance_with_the_shelves(timeline):
@@ -150,3 +161,41 @@ def test_refunds_are_pos_noise_outside_every_session(demo_layout):
         PosTransaction.model_validate(txn)
         assert txn["txn_id"] not in in_sessions and txn["refers_to"]
         assert tl.t[0] <= txn["t"] <= tl.t[-1]
+
+
+def test_the_ledger_books_a_visit_on_its_own(demo_layout):
+    """Ledger without behaviour: everything scanned then voided, every tag read twice."""
+    from storelens.datasets.sim.ledger import Ledger
+    from storelens.datasets.sim.stock import Stock, build_facings
+
+    scenario = load_scenario("easy").with_overrides(
+        checkout={"unscanned_rate": 0.0, "void_rate": 1.0, "refunds": 2},
+        rfid={"miss_rate": 0.0, "duplicate_rate": 1.0},
+    )
+    rng = np.random.default_rng(0)
+    stock = Stock(demo_layout, build_facings(demo_layout), rng)
+    ledger = Ledger(demo_layout, stock, scenario, rng, entrance_id="in", exit_id="out")
+    tagged = np.flatnonzero(stock.epc != "")[:2]
+    units = [*tagged.tolist(), int(np.flatnonzero(stock.epc == "")[0])]
+    t0 = scenario.start_epoch
+    ledger.open_session(0, ["p001"], t0, pays=True)
+    ledger.open_session(1, ["p002"], t0 + 1, pays=False)  # never leaves
+    ledger.checkout(0, units, "pos-1", t0 + 10)
+    ledger.gate(np.asarray(units), t0 + 20, party=0)
+    ledger.exit(0, t0 + 20, np.asarray(units))
+    ledger.refunds(["pos-1", "pos-2"], t0, t0 + 30)
+    sale, void, *refunds = ledger.pos
+    assert (sale["kind"], void["kind"], void["refers_to"]) == ("sale", "void", sale["txn_id"])
+    assert sale["lines"] == void["lines"] and sum(line["qty"] for line in sale["lines"]) == 3
+    assert [r["kind"] for r in refunds] == ["refund", "refund"]
+    assert len(ledger.rfid) == 4 and {r["reader_id"] for r in ledger.rfid} == set(
+        demo_layout.rfid_gates[0].reader_ids[:2]
+    )
+    done, inside = ledger.close({0: True, 1: False})
+    assert [u["reason"] for u in done["units"]] == ["voided"] * 3
+    assert Counter(u["rfid_read"] for u in done["units"]) == Counter({True: 2, False: 1})
+    assert {line["status"] for line in done["expected_lines"]} <= {"unpaid", "rfid_exit_unpaid"}
+    assert done["exit_t"] == t0 + 20 and done["txn_ids"] == [sale["txn_id"], void["txn_id"]]
+    assert (inside["exit_t"], inside["units"], inside["complete"]) == (None, [], False)
+    for row in (done, inside):
+        TruthSession.model_validate(row)

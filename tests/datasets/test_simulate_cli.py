@@ -74,4 +74,4 @@ def test_simulate_bad_inputs_exit_2_with_a_message(tmp_path):
         ["dataset", "export-yolo", str(tmp_path / "missing"), "--out", str(tmp_path)],
         terminal_width=200,
     )
-    assert result.exit_code == 2 and "not a simulator output" in result.output
+    assert result.exit_code == 2 and "not a store run" in result.output
