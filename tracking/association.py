@@ -54,18 +54,6 @@ def gather(values: np.ndarray, index: np.ndarray, fill: float = 0.0) -> np.ndarr
     return out
 
 
-def box_iou_blocks(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(C,T,4) x (C,N,4) xyxy → (C,T,N) IoU, 0 for empty boxes."""
-    tl = np.maximum(a[:, :, None, :2], b[:, None, :, :2])
-    br = np.minimum(a[:, :, None, 2:], b[:, None, :, 2:])
-    wh = np.clip(br - tl, 0, None)
-    inter = wh[..., 0] * wh[..., 1]
-    area_a = np.clip(a[..., 2] - a[..., 0], 0, None) * np.clip(a[..., 3] - a[..., 1], 0, None)
-    area_b = np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)
-    union = area_a[:, :, None] + area_b[:, None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-
-
 def assign(
     cost: np.ndarray, tracks: Blocks, dets: Blocks, limit: float
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from storelens.tracking.association import box_iou_blocks
+from storelens.boxes import box_iou_batch
 from storelens.tracking.kalman import BoxKalman
 
 BACKENDS = ("numpy",)
@@ -39,7 +39,9 @@ class ArrayBackend(Protocol):
         self, position_noise: float, velocity_noise: float, measurement_noise: float
     ) -> KalmanOps: ...
 
-    def box_iou_blocks(self, a: np.ndarray, b: np.ndarray) -> np.ndarray: ...
+    def box_iou_blocks(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(C,T,4) x (C,N,4) xyxy boxes → (C,T,N) IoU, 0 for empty boxes (`box_iou_batch`)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ class NumpyBackend:
         return BoxKalman(position_noise, velocity_noise, measurement_noise)
 
     def box_iou_blocks(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return box_iou_blocks(a, b)
+        """(C,T,4) x (C,N,4) xyxy → (C,T,N): the core `box_iou_batch` over camera blocks."""
+        return box_iou_batch(a, b)
 
 
 def get_backend(name: str | ArrayBackend = "numpy") -> ArrayBackend:

@@ -90,6 +90,23 @@ class TrackerConfig(BaseModel):
             "10 fps in a store people turn between frames and it costs identities (see README)"
         ),
     )
+    direction_baseline_s: Annotated[float, Field(ge=0)] = Field(
+        0.25,
+        description=(
+            "seconds between the two observations whose difference is a track's direction of "
+            "motion (for `direction_weight`): OC-SORT compares directions over a few frames; "
+            "shorter reacts to turns sooner but takes the direction from box jitter, longer is "
+            "steadier but lags behind turns"
+        ),
+    )
+    recovery_match_cost: Unit = Field(
+        0.7,
+        description=(
+            "gate on 1 - IoU with a track's last observed box in the recovery stage "
+            "(`observation_recovery`; 0.7 is OC-SORT's IoU threshold 0.3): higher re-finds people "
+            "who moved further while unseen, at the risk of giving a lost id to someone else"
+        ),
+    )
     appearance_weight: Unit = Field(
         0.0,
         description=(

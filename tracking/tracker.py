@@ -18,12 +18,21 @@ real elapsed time (OC-SORT's observation-centric re-update, in closed form). Tim
 the detections' timestamps (or `now`), so frame drops and uneven frame rates are handled by the
 time-aware Kalman filter. Ids come from an injected counter: they never collide across cameras,
 and several trackers can share one counter.
+
+Checkpoints: `state_dict()` is everything a fresh `StoreTracker(same config)` needs to carry on
+exactly where this one stopped (`load_state_dict`); `tracking.checkpoint` writes it to a file.
+It holds no appearance embeddings and no image data (nothing biometric is persisted): resumed
+tracks start without an embedding, are matched by motion alone until a detection gives them one
+again, and appearance is rebuilt from the next frames.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -35,8 +44,8 @@ from storelens.tracking.config import TrackerConfig
 from storelens.tracking.kalman import CHI2_99_4DOF
 
 TENTATIVE, TRACKED, LOST = 0, 1, 2
-DIRECTION_BASELINE_S = 0.25  # OC-SORT compares directions over a few frames, not one
-RECOVERY_MATCH_COST = 0.7  # OC-SORT's IoU threshold 0.3 for matching by last observation
+STATE_FORMAT = "storelens.StoreTracker"
+STATE_VERSION = 1
 
 
 class IdCounter:
@@ -49,6 +58,17 @@ class IdCounter:
         ids = np.arange(self.next_id, self.next_id + n, dtype=np.int64)
         self.next_id += n
         return ids
+
+    def state_dict(self) -> dict[str, int]:
+        """`{"next_id": int}`: the next id this counter hands out."""
+        return {"next_id": int(self.next_id)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from a `state_dict()`: the next id handed out is `state["next_id"]`."""
+        next_id = state.get("next_id") if isinstance(state, Mapping) else None
+        if isinstance(next_id, (bool, np.bool_)) or not isinstance(next_id, (int, np.integer)):
+            raise ValueError(f"IdCounter state: expected {{'next_id': int}}, got {state!r}")
+        self.next_id = int(next_id)
 
 
 @dataclass
@@ -99,11 +119,28 @@ class TrackTable:
     def append(self, other: TrackTable) -> TrackTable:
         if len(self) == 0:
             return other
-        if self.embedding.shape[1] != other.embedding.shape[1]:
-            raise ValueError("detections switched between having and lacking embeddings mid-stream")
+        dim = max(self.embedding.shape[1], other.embedding.shape[1])
         return TrackTable(
-            *(np.concatenate([getattr(self, f.name), getattr(other, f.name)]) for f in fields(self))
+            *(
+                np.concatenate([getattr(t.with_embedding_dim(dim), f.name) for t in (self, other)])
+                for f in fields(self)
+            )
         )
+
+    def with_embedding_dim(self, dim: int) -> TrackTable:
+        """This table with `dim`-wide embeddings: a table without any gets zero vectors, which
+        appearance matching ignores until a detection sets them (see `StoreTracker._correct`)."""
+        have = self.embedding.shape[1]
+        if have == dim:
+            return self
+        if have:
+            raise ValueError(
+                f"detection embeddings changed dimension mid-stream: tracks have {have}, "
+                f"detections {dim}"
+            )
+        out = TrackTable(*(getattr(self, f.name) for f in fields(self)))
+        out.embedding = np.zeros((len(self), dim), np.float32)
+        return out
 
 
 def _centres(xyxy: np.ndarray) -> np.ndarray:
@@ -112,6 +149,32 @@ def _centres(xyxy: np.ndarray) -> np.ndarray:
 
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+
+
+# The track table's columns in a checkpoint and their dtypes; `embedding` is never saved.
+_STATE_COLUMNS: dict[str, tuple[np.dtype, tuple[int, ...]]] = {
+    "mean": (np.dtype(np.float64), (8,)),
+    "cov": (np.dtype(np.float64), (8, 8)),
+    "track_id": (np.dtype(np.int64), ()),
+    "cam": (np.dtype(int), ()),
+    "cls": (np.dtype(np.int64), ()),
+    "score": (np.dtype(np.float64), ()),
+    "state": (np.dtype(np.int8), ()),
+    "hits": (np.dtype(int), ()),
+    "t_pred": (np.dtype(np.float64), ()),
+    "t_obs": (np.dtype(np.float64), ()),
+    "last_obs": (np.dtype(np.float64), (4,)),
+    "prev_obs": (np.dtype(np.float64), (4,)),
+    "t_prev_obs": (np.dtype(np.float64), ()),
+}
+
+
+def _config_dump(config: TrackerConfig) -> dict[str, Any]:
+    return config.model_dump(mode="json")
+
+
+def _config_hash(dump: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest()
 
 
 class StoreTracker:
@@ -137,6 +200,114 @@ class StoreTracker:
         self._camera_index: dict[str, int] = {}
         self._camera_time = np.zeros(0)
         self._camera_steps = np.zeros(0, int)
+
+    # ----------------------------------------------------------- checkpoint
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume this tracker exactly, as plain arrays, lists and numbers.
+
+        A fresh `StoreTracker(same config)` given this state by `load_state_dict` returns, from
+        the next `update` on, exactly what this tracker would have returned. Appearance
+        embeddings are left out on purpose (nothing biometric is persisted): see the module
+        docstring. The arrays are copies; `tracking.checkpoint.save_checkpoint` writes the dict.
+
+        Layout:
+            format, version: "storelens.StoreTracker", 1
+            config: the `TrackerConfig` as JSON-able values; config_sha256: its hash
+            tracks: {mean, cov, track_id, cam, cls, score, state, hits, t_pred, t_obs,
+                     last_obs, prev_obs, t_prev_obs}, one row per track (cam indexes cameras.names)
+            cameras: {names: list of camera ids in index order, time: (C,) float64,
+                      steps: (C,) int}
+            id_counter: the counter's own state_dict() ({"next_id": int} for an `IdCounter`)
+
+        Raises:
+            TypeError: the injected id counter has no `state_dict` / `load_state_dict` (a
+                plain function): its position cannot be saved, so a resumed tracker could hand
+                out ids again. Use an `IdCounter`, or give the counter both methods.
+        """
+        counter_state = getattr(self.next_ids, "state_dict", None)
+        if not callable(counter_state) or not callable(
+            getattr(self.next_ids, "load_state_dict", None)
+        ):
+            raise TypeError(
+                f"StoreTracker.state_dict: the id counter {self.next_ids!r} has no "
+                "state_dict()/load_state_dict(), so where it stands cannot be saved and a resumed "
+                "tracker could hand out the same ids again; use an IdCounter or add both methods"
+            )
+        dump = _config_dump(self.config)
+        return {
+            "format": STATE_FORMAT,
+            "version": STATE_VERSION,
+            "config": dump,
+            "config_sha256": _config_hash(dump),
+            "tracks": {name: getattr(self.tracks, name).copy() for name in _STATE_COLUMNS},
+            "cameras": {
+                "names": list(self.camera_names),
+                "time": self._camera_time.copy(),
+                "steps": self._camera_steps.copy(),
+            },
+            "id_counter": counter_state(),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Replace this tracker's state with a `state_dict()` (from this or another process).
+
+        The tracker must have the same config as the one saved; its id counter is set to the
+        saved position (a counter shared between trackers: save and restore them together).
+        Resumed tracks have no appearance embedding until a detection gives them one.
+
+        Raises:
+            ValueError: not a tracker state, another config, or inconsistent arrays; the
+                tracker is left unchanged.
+            TypeError: the id counter cannot be restored (see `state_dict`).
+        """
+        if not isinstance(state, Mapping) or state.get("format") != STATE_FORMAT:
+            raise ValueError(
+                "StoreTracker.load_state_dict: not a tracker state (expected a dict from "
+                f"StoreTracker.state_dict() with format {STATE_FORMAT!r})"
+            )
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(
+                f"StoreTracker.load_state_dict: state version {state.get('version')!r}, this "
+                f"tracker reads version {STATE_VERSION}"
+            )
+        self._check_config(state.get("config"), state.get("config_sha256"))
+        loader = getattr(self.next_ids, "load_state_dict", None)
+        if not callable(loader):
+            raise TypeError(
+                f"StoreTracker.load_state_dict: the id counter {self.next_ids!r} has no "
+                "load_state_dict(), so it cannot continue from the saved ids; use an IdCounter"
+            )
+        try:
+            tracks, names, cam_time, cam_steps = _parse_state(state)
+            counter_state = state["id_counter"]
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"StoreTracker.load_state_dict: invalid state: {err!r}") from err
+        loader(counter_state)
+        self.tracks = tracks
+        self.camera_names = names
+        self._camera_index = {name: i for i, name in enumerate(names)}
+        self._camera_time = cam_time
+        self._camera_steps = cam_steps
+
+    def _check_config(self, saved: Any, saved_hash: Any) -> None:
+        dump = _config_dump(self.config)
+        if saved == dump and saved_hash == _config_hash(dump):
+            return
+        if not isinstance(saved, Mapping):
+            raise ValueError("StoreTracker.load_state_dict: the state has no tracker config")
+        differ = sorted(
+            k
+            for k in set(dump) | set(saved)
+            if k not in dump or k not in saved or dump[k] != saved[k]
+        )
+        detail = ", ".join(
+            f"{k}: saved {saved.get(k, '(absent)')!r}, here {dump.get(k, '(absent)')!r}"
+            for k in differ
+        )
+        raise ValueError(
+            "StoreTracker.load_state_dict: the checkpoint was saved by a tracker with another "
+            f"config ({detail or 'config hash differs'}); resume with the config it was saved with"
+        )
 
     # ------------------------------------------------------------------ time
     def _camera(self, names: np.ndarray) -> np.ndarray:
@@ -202,6 +373,9 @@ class StoreTracker:
         det_cam = self._camera(detections.camera_id)
         step_cams, cam_time = self._step_times(det_cam, detections.timestamp, now)
         tracks = self.tracks
+        if detections.embedding is not None and len(tracks):
+            # tracks resumed from a checkpoint (or born without embeddings) get zero vectors
+            tracks = tracks.with_embedding_dim(detections.embedding.shape[1])
         in_step = np.isin(tracks.cam, step_cams)
 
         # 1. predict every track of the cameras that moved on, each by its own elapsed time
@@ -271,7 +445,7 @@ class StoreTracker:
                 boxes,
                 tracks.last_obs,
                 cams,
-                RECOVERY_MATCH_COST,
+                cfg.recovery_match_cost,
             )
             left_high = np.setdiff1d(left_high, m3_d)
         tentative = np.flatnonzero(in_step & (tracks.state == TENTATIVE))
@@ -403,6 +577,9 @@ class StoreTracker:
             d_emb = _unit(gather(detections.embedding.astype(np.float64), db.index))
             emb_cost = 1.0 - np.einsum("ctk,cnk->ctn", t_emb, d_emb)
             usable = (emb_cost <= cfg.appearance_gate) & (1.0 - iou <= cfg.appearance_proximity)
+            # a zero embedding (a resumed track not seen since) says nothing about who it is
+            known = (t_emb != 0).any(axis=-1)[:, :, None] & (d_emb != 0).any(axis=-1)[:, None, :]
+            usable &= known
             w = cfg.appearance_weight
             cost = np.where(usable, (1 - w) * cost + w * emb_cost, cost)
         return cost
@@ -432,7 +609,7 @@ class StoreTracker:
             mean[r, 4:6] = (z[md[r], :2] - last_centre) / gap[r, None]
             mean[r, 6:8] = 0.0
         tracks.mean[mt], tracks.cov[mt] = mean, cov
-        move_prev = now - tracks.t_prev_obs[mt] > DIRECTION_BASELINE_S
+        move_prev = now - tracks.t_prev_obs[mt] > self.config.direction_baseline_s
         tracks.prev_obs[mt[move_prev]] = tracks.last_obs[mt[move_prev]]
         tracks.t_prev_obs[mt[move_prev]] = tracks.t_obs[mt[move_prev]]
         tracks.last_obs[mt] = boxes[md]
@@ -440,9 +617,10 @@ class StoreTracker:
         tracks.score[mt] = detections.confidence[md]
         if detections.embedding is not None and tracks.embedding.shape[1]:
             m = self.config.embedding_momentum
-            tracks.embedding[mt] = m * tracks.embedding[mt] + (1 - m) * _unit(
-                detections.embedding[md]
-            )
+            old = tracks.embedding[mt]
+            new = _unit(detections.embedding[md])
+            unset = ~(old != 0).any(axis=1, keepdims=True)  # resumed: take the first as it is
+            tracks.embedding[mt] = np.where(unset, new, m * old + (1 - m) * new)
 
     def _new_tracks(
         self,
@@ -475,10 +653,43 @@ class StoreTracker:
             score=detections.confidence[rows].astype(np.float64),
             state=np.where(confirmed, TRACKED, TENTATIVE).astype(np.int8),
             hits=np.ones(n, int),
-            t_pred=t,
-            t_obs=t,
+            # one array per time column: they are updated in place one at a time (sharing one,
+            # predicting a newborn track moved its observation times along with it)
+            t_pred=t.copy(),
+            t_obs=t.copy(),
             last_obs=boxes[rows],
             prev_obs=boxes[rows],
             t_prev_obs=t,
             embedding=emb,
         )
+
+
+def _parse_state(state: Mapping[str, Any]) -> tuple[TrackTable, list[str], np.ndarray, np.ndarray]:
+    """The parts of a `state_dict()`, checked and copied into the tracker's own dtypes."""
+    cols = state["tracks"]
+    if not isinstance(cols, Mapping) or set(cols) != set(_STATE_COLUMNS):
+        got = sorted(cols) if isinstance(cols, Mapping) else type(cols).__name__
+        raise ValueError(f"tracks: expected columns {sorted(_STATE_COLUMNS)}, got {got}")
+    arrays = {}
+    n = len(np.asarray(cols["track_id"]))
+    for name, (dtype, shape) in _STATE_COLUMNS.items():
+        arr = np.asarray(cols[name])
+        if arr.shape != (n, *shape):
+            raise ValueError(f"tracks.{name}: expected shape {(n, *shape)}, got {arr.shape}")
+        arrays[name] = arr.astype(dtype, casting="same_kind", copy=True)
+    cameras = state["cameras"]
+    names = cameras["names"]
+    if not isinstance(names, list) or not all(isinstance(c, str) for c in names):
+        raise ValueError("cameras.names: expected a list of camera ids")
+    if len(set(names)) != len(names):
+        raise ValueError(f"cameras.names: repeated camera ids in {names}")
+    cam_time = np.asarray(cameras["time"]).astype(np.float64, casting="same_kind", copy=True)
+    cam_steps = np.asarray(cameras["steps"]).astype(int, casting="same_kind", copy=True)
+    if cam_time.shape != (len(names),) or cam_steps.shape != (len(names),):
+        raise ValueError(
+            f"cameras: {len(names)} names but time {cam_time.shape} and steps {cam_steps.shape}"
+        )
+    if n and not (0 <= arrays["cam"].min() and arrays["cam"].max() < len(names)):
+        raise ValueError("tracks.cam: camera index out of range of cameras.names")
+    tracks = TrackTable(**arrays, embedding=np.zeros((n, 0), np.float32))
+    return tracks, list(names), cam_time, cam_steps

@@ -248,3 +248,59 @@ def test_backends_are_chosen_by_name_and_unknown_ones_are_refused():
         ValueError, match="tracker backend 'cuda' is not available; available: numpy"
     ):
         get_backend("cuda")
+
+
+def test_every_tracker_setting_is_documented_and_the_shipped_configs_load():
+    from pathlib import Path
+
+    from storelens.config import read_yaml, validate_data
+
+    for name, field in TrackerConfig.model_fields.items():
+        assert field.description and len(field.description) > 20, name
+    # the two former module constants keep their values: the benchmark figures stay as they are
+    assert TrackerConfig().direction_baseline_s == 0.25
+    assert TrackerConfig().recovery_match_cost == 0.7
+    files = sorted((Path(__file__).parents[2] / "configs" / "tracking").glob("*.yaml"))
+    assert {f.name for f in files} >= {"default.yaml", "mot15.yaml"}
+    configs = {f.name: validate_data(read_yaml(f) or {}, TrackerConfig, str(f)) for f in files}
+    assert configs["default.yaml"] == TrackerConfig()
+
+
+def walk_stop_and_hide(tracker: StoreTracker, jitter: float) -> set[int]:
+    """test_stopping_while_occluded_...'s walker, back `jitter` px beside where they stopped."""
+    ids = set()
+    for k in range(30):
+        if 10 <= k < 16:
+            tracker.update(Detections.empty(), now=k / FPS)
+            continue
+        x = 50 + 15 * min(k, 10) + (jitter if k >= 16 else 0.0)
+        ids.update(tracker.update(frame([person_box(x)], k / FPS)).tracker_id.tolist())
+    return ids
+
+
+def test_recovery_match_cost_gates_matching_by_the_last_observation():
+    assert len(walk_stop_and_hide(StoreTracker(), jitter=3.0)) == 1
+    strict = StoreTracker(TrackerConfig(recovery_match_cost=0.1))  # IoU 0.9 needed: 0.86 here
+    assert len(walk_stop_and_hide(strict, jitter=3.0)) == 2
+
+
+@pytest.mark.parametrize(("baseline", "prev_x", "prev_t"), [(0.0, 70, 0.3), (0.25, 60, 0.2)])
+def test_direction_baseline_sets_how_far_back_the_direction_is_taken(baseline, prev_x, prev_t):
+    tracker = StoreTracker(TrackerConfig(direction_baseline_s=baseline))
+    for k in range(5):
+        tracker.update(frame([person_box(40 + 10 * k)], k / FPS))
+    assert tracker.tracks.last_obs[0, 0] == 80
+    assert tracker.tracks.prev_obs[0, 0] == prev_x
+    assert tracker.tracks.t_prev_obs[0] == pytest.approx(prev_t)
+
+
+def test_a_track_born_into_an_empty_tracker_keeps_its_own_observation_time():
+    """Its time columns once were one array: predicting it moved its last observation too, so
+    a miss right after birth made the re-found velocity (and the lost time) wrong."""
+    tracker = StoreTracker(TrackerConfig(direction_baseline_s=10.0))
+    tracker.update(frame([person_box(100)], 0.0))
+    tracker.update(Detections.empty(), now=0.1)  # missed: predicted to 0.1, still seen at 0.0
+    assert tracker.tracks.t_pred[0] == 0.1
+    assert tracker.tracks.t_obs[0] == 0.0 and tracker.tracks.t_prev_obs[0] == 0.0
+    tracker.update(frame([person_box(110)], 0.2))  # re-found: 10 px over the real 0.2 s
+    assert tracker.tracks.mean[0, 4] == pytest.approx(50.0)
