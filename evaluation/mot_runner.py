@@ -80,13 +80,22 @@ def load_sequence(seq_dir: str | Path, det_path: str | Path | None = None) -> Se
     return Sequence(info.name, times, keys, read_mot(det_file))
 
 
-def instants(step_keys: list[np.ndarray]) -> Iterator[list[tuple[int, int]]]:
-    """For each capture instant in key order: (stream index, 0-based frame) of every stream
-    that has a frame then, given each stream's per-frame step keys."""
+def instants(
+    names: list[str], times: list[np.ndarray], step_keys: list[np.ndarray]
+) -> Iterator[tuple[FrameBatch, list[tuple[int, int]]]]:
+    """For each capture instant in key order: the `FrameBatch` of the streams that have a frame
+    then (no images) and their (stream index, 0-based frame), given each stream's name,
+    per-frame times and per-frame step keys (equal keys = captured together)."""
     keys = np.unique(np.concatenate(step_keys))
     where = [dict(zip(k.tolist(), range(len(k)), strict=True)) for k in step_keys]
     for key in keys.tolist():
-        yield [(i, w[key]) for i, w in enumerate(where) if key in w]
+        present = [(i, w[key]) for i, w in enumerate(where) if key in w]
+        frames = FrameBatch.of(
+            [names[i] for i, _ in present],
+            [times[i][f] for i, f in present],
+            [f + 1 for _, f in present],
+        )
+        yield frames, present
 
 
 def mot_tables(tracks: Detections) -> dict[str, MotTable]:
@@ -113,14 +122,15 @@ def track_sequences(
     """Track many cameras with one `StorePipeline`, a batched step per capture instant."""
     pipeline = StorePipeline(StoreTracker(config))
     per_frame = [detections_by_frame(s.detections, s.name, s.times) for s in sequences]
-    steps = list(instants([s.step_keys for s in sequences]))
-    outputs = []
-    for i, present in enumerate(steps):
-        frames = FrameBatch.of(
-            [sequences[s].name for s, _ in present],
-            [sequences[s].times[f] for s, f in present],
-            [f + 1 for _, f in present],
+    steps = list(
+        instants(
+            [s.name for s in sequences],
+            [s.times for s in sequences],
+            [s.step_keys for s in sequences],
         )
+    )
+    outputs = []
+    for i, (frames, present) in enumerate(steps):
         batch = Detections.concatenate([per_frame[s][f] for s, f in present])
         outputs.append(pipeline.step(frames, batch).tracks)
         if progress is not None:

@@ -53,6 +53,11 @@ def evaluate_run(run_dir: str | Path, out_dir: str | Path) -> RunMetrics:
     else:
         cameras = [c for c in recording.camera_ids if (tracks_dir / f"{c}.txt").is_file()]
         missing_gt = [c for c in cameras if not recording.has_ground_truth(c)]
+        untracked = [c for c in recording.camera_ids if c not in cameras]
+        if untracked and cameras:
+            skipped["tracking.cameras"] = (
+                f"no tracks for cameras {untracked}: COMBINED covers {cameras} only"
+            )
         if not cameras:
             skipped["tracking"] = f"{tracks_dir} holds no results for the run's cameras"
         elif missing_gt:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -32,13 +32,13 @@ from storelens.detections import Detections
 from storelens.evaluation.mot_runner import detections_by_frame, instants, mot_tables
 from storelens.evaluation.synthetic_detections import noisy_detections
 from storelens.frames import FrameBatch
+from storelens.inference.loading import SHIPPED, model_ref
 from storelens.tracking.config import TrackerConfig
 from storelens.tracking.pipeline import StorePipeline
 from storelens.tracking.tracker import StoreTracker
 
 DetectionSource = Literal["model", "ground-truth-noisy"]
 DETECTION_SOURCES: tuple[str, ...] = ("model", "ground-truth-noisy")
-SHIPPED = "shipped"
 
 
 @dataclass(frozen=True)
@@ -63,26 +63,33 @@ def run_store(
     """Drive the pipeline over every camera of `run_dir` and write each stage's output."""
     if detections not in DETECTION_SOURCES:
         raise ValueError(f"detections: {detections!r} is not one of {DETECTION_SOURCES}")
-    recording = StoreRecording(run_dir)
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():  # refused before any work, not after the last step
+        raise NotADirectoryError(f"{out}: is a file; the output of a run is a folder")
+    recording = StoreRecording(run_dir)
     config = tracker_config or TrackerConfig()
     cameras = recording.camera_ids
     started = time.perf_counter()
 
     if detections == "model":
-        model_ref = _model_path(model)
-        pipeline = StorePipeline(StoreTracker(config), detector=_detector(model_ref))
+        ref = model_ref(model)
+        pipeline = StorePipeline(StoreTracker(config), detector=_detector(ref))
         steps = video_steps(recording)
-        source = f"detector {model_ref}"
+        source = f"detector {ref}"
     else:
-        model_ref = None
+        ref = None
         pipeline = StorePipeline(StoreTracker(config))
         steps = noisy_steps(recording, seed)
         source = f"ground truth + synthetic detector noise (seed {seed})"
 
     n_steps = len(np.unique(np.concatenate([recording.frame_times(c)[1] for c in cameras])))
     all_dets, all_tracks = [], []
-    for output in _progress(pipeline.run(steps), n_steps, progress, source):
+    outputs = pipeline.run(steps)
+    if progress:
+        from rich.progress import track
+
+        outputs = track(outputs, total=n_steps, description=f"pipeline ({source})", transient=True)
+    for output in outputs:
         all_dets.append(_strip(output.detections))
         all_tracks.append(output.tracks)
     det_tables = mot_tables(Detections.concatenate(all_dets))  # tracker ids stay -1
@@ -100,7 +107,7 @@ def run_store(
             {
                 "run_dir": str(Path(run_dir).resolve()),
                 "detections": detections,
-                "model": None if model_ref is None else str(model_ref),
+                "model": ref,
                 "seed": seed,
                 "cameras": cameras,
                 "steps": pipeline.steps,
@@ -114,22 +121,11 @@ def run_store(
     return RunSummary(out, cameras, pipeline.steps, seconds, source)
 
 
-def _model_path(model: str | Path) -> str:
-    if str(model) == SHIPPED:
-        from storelens.models import demo_detector
-
-        return str(demo_detector())
-    text = str(model)
-    if not text.startswith(("models:/", "runs:/")) and not Path(text).is_file():
-        raise FileNotFoundError(f"--model {text}: no such weights file")
-    return text
-
-
-def _detector(model_ref: str):  # type: ignore[no-untyped-def]
+def _detector(ref: str):  # type: ignore[no-untyped-def]
     from storelens.inference.detector import UltralyticsDetector
     from storelens.inference.loading import load_detector
 
-    return UltralyticsDetector(load_detector(model_ref))
+    return UltralyticsDetector(load_detector(ref))
 
 
 def video_steps(recording: StoreRecording) -> Iterator[tuple[FrameBatch, None]]:
@@ -141,7 +137,9 @@ def video_steps(recording: StoreRecording) -> Iterator[tuple[FrameBatch, None]]:
         for c, cap in zip(cameras, captures, strict=True):
             if not cap.isOpened():
                 raise FileNotFoundError(f"{recording.video(c)}: cannot open the video")
-        for present in instants([times[c][1] for c in cameras]):
+        for frames, present in instants(
+            cameras, [times[c][0] for c in cameras], [times[c][1] for c in cameras]
+        ):
             images = []
             for i, f in present:
                 ok, image = captures[i].read()
@@ -151,15 +149,7 @@ def video_steps(recording: StoreRecording) -> Iterator[tuple[FrameBatch, None]]:
                         f"({len(times[cameras[i]][0])} frames listed)"
                     )
                 images.append(image)
-            yield (
-                FrameBatch.of(
-                    [cameras[i] for i, _ in present],
-                    [times[cameras[i]][0][f] for i, f in present],
-                    [f + 1 for _, f in present],
-                    images,
-                ),
-                None,
-            )
+            yield replace(frames, images=images), None
     finally:
         for cap in captures:
             cap.release()
@@ -183,12 +173,9 @@ def noisy_steps(
             recording.ground_truth(camera), width, height, seed=seed * 1000 + i
         )
         per_frame.append(detections_by_frame(table, camera, times[camera][0]))
-    for present in instants([times[c][1] for c in cameras]):
-        frames = FrameBatch.of(
-            [cameras[i] for i, _ in present],
-            [times[cameras[i]][0][f] for i, f in present],
-            [f + 1 for _, f in present],
-        )
+    for frames, present in instants(
+        cameras, [times[c][0] for c in cameras], [times[c][1] for c in cameras]
+    ):
         yield frames, Detections.concatenate([per_frame[i][f] for i, f in present])
 
 
@@ -202,12 +189,3 @@ def _strip(dets: Detections) -> Detections:
         timestamp=dets.timestamp,
         data={"frame_index": dets.data["frame_index"]},
     )
-
-
-def _progress(outputs, total: int, show: bool, source: str):  # type: ignore[no-untyped-def]
-    if not show:
-        yield from outputs
-        return
-    from rich.progress import track
-
-    yield from track(outputs, total=total, description=f"pipeline ({source})", transient=True)

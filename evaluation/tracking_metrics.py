@@ -5,17 +5,23 @@
 including the MOTChallenge preprocessing rules: distractor classes and zero-marked boxes are
 removed for MOT16/17/20, only zero-marked boxes for MOT15 — and returns plain numbers per
 sequence and combined.
+
+Every ground-truth and results file is read with the MOTChallenge reader first
+(`storelens.datasets.formats.mot.read_mot`, against the sequence's seqLength), so a corrupt
+file fails with `MotFormatError` naming its line, field and value instead of deep inside
+TrackEval; whatever TrackEval still refuses is raised as a `ValueError` naming the files.
 """
 
 from __future__ import annotations
 
+import re
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from storelens.datasets.formats.mot import read_seqinfo
+from storelens.datasets.formats.mot import read_mot, read_seqinfo
 
 COMBINED = "COMBINED"
 BENCHMARKS = ("MOT15", "MOT16", "MOT17", "MOT20")
@@ -83,11 +89,16 @@ def evaluate_mot(
             folder = Path(folder)
             info = read_seqinfo(folder / "seqinfo.ini")
             seq_info[name] = info.seq_length
-            _link(folder / "gt" / "gt.txt", root / "gt" / name / "gt" / "gt.txt")
-            _link(folder / "seqinfo.ini", root / "gt" / name / "seqinfo.ini")
+            gt = folder / "gt" / "gt.txt"
+            if not gt.is_file():
+                raise FileNotFoundError(f"{gt}: no ground truth for sequence {name!r}")
             result = Path(results[name])
             if not result.is_file():
                 raise FileNotFoundError(f"{result}: no results file for sequence {name!r}")
+            read_mot(gt, kind="gt", seq_length=info.seq_length)
+            read_mot(result, kind="results", seq_length=info.seq_length)
+            _link(gt, root / "gt" / name / "gt" / "gt.txt")
+            _link(folder / "seqinfo.ini", root / "gt" / name / "seqinfo.ini")
             _link(result, root / "trackers" / "storelens" / "data" / f"{name}.txt")
         dataset_config = {
             **trackeval.datasets.MotChallenge2DBox.get_default_dataset_config(),
@@ -126,15 +137,32 @@ def evaluate_mot(
         import contextlib
         import io
 
-        with contextlib.redirect_stdout(io.StringIO()):
-            output, _ = evaluator.evaluate(
-                [trackeval.datasets.MotChallenge2DBox(dataset_config)], metrics
-            )
+        chatter = io.StringIO()  # TrackEval prints progress, and tracebacks before it raises
+        try:
+            with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
+                output, _ = evaluator.evaluate(
+                    [trackeval.datasets.MotChallenge2DBox(dataset_config)], metrics
+                )
+        except Exception as err:  # TrackEvalException, or a crash on what it could not read
+            raise _trackeval_error(err, sequences, results) from err
     per_seq = output["MotChallenge2DBox"]["storelens"]
     return {
         (COMBINED if seq == "COMBINED_SEQ" else seq): _metrics(res[class_name])
         for seq, res in per_seq.items()
     }
+
+
+def _trackeval_error(
+    err: Exception, sequences: dict[str, str | Path], results: dict[str, str | Path]
+) -> ValueError:
+    """A ValueError naming the files TrackEval failed on: the sequence its message names, else
+    every results file."""
+    text = str(err).strip() or type(err).__name__
+    named = [n for n in sequences if re.search(rf"\b{re.escape(n)}\b", text)] or list(sequences)
+    files = ", ".join(
+        f"{results[n]} (ground truth {Path(sequences[n]) / 'gt' / 'gt.txt'})" for n in named
+    )
+    return ValueError(f"TrackEval cannot score {files}: {text}")
 
 
 def _metrics(res: dict) -> TrackingMetrics:

@@ -65,6 +65,8 @@ class UltralyticsDetector:
         if frames.images is None:
             raise ValueError("UltralyticsDetector: the frame batch carries no images")
         images = list(frames.images)
+        if not images:
+            return Detections.empty()
         per_frame: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [None] * len(images)  # type: ignore[list-item]
         for rows in _same_shape_groups(images):
             for start in range(0, len(rows), self.batch):
@@ -84,8 +86,6 @@ class UltralyticsDetector:
                         result.boxes.cls.cpu().numpy().astype(np.int64).reshape(-1),
                     )
         boxes, scores, labels = (list(column) for column in zip(*per_frame, strict=True))
-        if not boxes:
-            return Detections.empty()
         counts = np.array([len(b) for b in boxes])
         return Detections(
             xyxy=np.concatenate(boxes),

@@ -8,16 +8,27 @@ from pathlib import Path
 from typing import Any
 
 REGISTRY_SCHEMES = ("models:/", "runs:/")
+SHIPPED = "shipped"  # the detector that ships in `storelens.models`
+
+
+def model_ref(ref: str | Path) -> str:
+    """A model reference checked before any work starts: `shipped` becomes the shipped
+    detector's path, a registry URI is kept as it is, a local file must exist."""
+    text = str(ref)
+    if text == SHIPPED:
+        from storelens.models import demo_detector
+
+        return str(demo_detector())
+    if not text.startswith(REGISTRY_SCHEMES) and not Path(text).is_file():
+        raise FileNotFoundError(f"{text}: no such weights file")
+    return text
 
 
 def model_file(uri: str | Path, pattern: str = "*.pt") -> Path:
     """A local weights file for a path, or for `models:/NAME@alias` / `models:/NAME/VERSION`."""
-    text = str(uri)
+    text = model_ref(uri)
     if not text.startswith(REGISTRY_SCHEMES):
-        path = Path(text)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such weights file")
-        return path
+        return Path(text)
     from storelens.inference.mlflow_store import configure_mlflow
 
     mlflow = configure_mlflow()

@@ -145,11 +145,6 @@ def load_config(path: str | Path, model: type[ModelT], *, allow_empty: bool = Fa
     return validate_data(data, model, source=str(path))
 
 
-def load_model(path: str | Path, model: type[ModelT]) -> ModelT:
-    """The former name of `load_config` (kept for callers outside the core)."""
-    return load_config(path, model)
-
-
 def _unknown_keys(
     model: BaseModel, changes: Mapping[str, Any], prefix: str = ""
 ) -> list[tuple[str, type[BaseModel]]]:

@@ -3,7 +3,7 @@
     pipeline = StorePipeline(StoreTracker(config), detector=UltralyticsDetector(model))
     for frames in stream:                    # FrameBatch: the cameras' frames of one instant
         out = pipeline.step(frames)          # out.detections, out.tracks
-    pipeline.save_checkpoint("ckpt.npz")     # resume later with StorePipeline.resume(...)
+    pipeline.save_checkpoint("ckpt.npz")     # resume: StorePipeline(...).load_checkpoint(...)
 
 Stages today: detection (a detector passed in, or detections the caller already has, e.g.
 recorded or noisy ground truth), optional appearance embeddings, and the multi-camera tracker.

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from storelens.config import load_config, resolve_yaml
+from storelens.config import load_config
 
 
 class SimData(BaseModel):
@@ -95,5 +95,4 @@ __all__ = [
     "TrainProductsConfig",
     "load_products_config",
     "load_train_config",
-    "resolve_yaml",  # re-exported from storelens.config for older callers
 ]

@@ -108,12 +108,9 @@ def demo(
 
 
 def _detector_uri(choice: str) -> str | None:
+    """None for `synthetic` (noisy ground truth), else the checked model reference."""
     if choice == "synthetic":
         return None
-    if choice == "shipped":
-        from storelens.models import demo_detector
+    from storelens.inference.loading import model_ref
 
-        return str(demo_detector())
-    if not choice.startswith(("models:/", "runs:/")) and not Path(choice).is_file():
-        raise FileNotFoundError(f"{choice}: no such weights file")
-    return choice
+    return model_ref(choice)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from storelens.cli._errors import user_errors
+from storelens.cli._errors import check_output_dir, user_errors
 
 console = Console()
 dataset_app = typer.Typer(
@@ -20,7 +20,7 @@ def simulate(
     scenario: str = typer.Option(
         "easy", help="preset (easy, crowded, occluded, theft) or a YAML path"
     ),
-    seed: int = typer.Option(0, help="everything random follows from this seed"),
+    seed: int = typer.Option(0, min=0, help="everything random follows from this seed"),
     out: Path = typer.Option(..., help="output folder"),
     cameras: str = typer.Option(None, help="comma-separated camera ids (default: all)"),
     duration: float = typer.Option(None, help="override the scenario's duration_s"),
@@ -28,18 +28,25 @@ def simulate(
         True, help="--no-render writes only events, POS, RFID and sessions"
     ),
     preview: bool = typer.Option(False, help="also write preview.png with the ground truth drawn"),
-    workers: int = typer.Option(None, help="camera render processes (default: one per core)"),
+    workers: int = typer.Option(
+        None, min=1, help="camera render processes (default: one per core)"
+    ),
 ) -> None:
     """Simulate shoppers in a store: per-camera videos and complete ground truth."""
+    from storelens.config import ConfigError
     from storelens.configs import builtin_store
     from storelens.datasets.sim.preview import contact_sheet
     from storelens.datasets.sim.scenario import load_scenario
     from storelens.datasets.simulate import simulate as run
 
     with user_errors():
+        check_output_dir(out)
         scen = load_scenario(scenario)
         if duration is not None:
-            scen = scen.with_overrides(duration_s=duration)
+            try:  # the same field / value message as a bad scenario file, naming the option
+                scen = scen.with_overrides(duration_s=duration)
+            except ConfigError as err:
+                raise ConfigError(f"--duration {duration:g}: {err}") from None
         result = run(
             store or builtin_store(),
             scen,

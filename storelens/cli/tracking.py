@@ -12,12 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from storelens.cli._errors import user_errors
+from storelens.cli._errors import check_output_file, user_errors
 
 console = Console()
 track_app = typer.Typer(help="Run the multi-camera tracker.", no_args_is_help=True)
@@ -27,8 +26,9 @@ RUN_EVAL = "run"
 class _EvalGroup(TyperGroup):
     """`storelens eval RUN_DIR OUT_DIR` is `storelens eval run RUN_DIR OUT_DIR`."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and not args[0].startswith("-") and args[0] not in self.commands:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer's vendored Context
+        positional = [a for a in args if not a.startswith("-")]
+        if positional and positional[0] not in self.commands:
             args = [RUN_EVAL, *args]
         return super().parse_args(ctx, args)
 
@@ -94,6 +94,7 @@ def track_mot(
     from storelens.evaluation.mot_runner import load_tracker_config, track_to_file
 
     with user_errors():
+        check_output_file(out)
         path = track_to_file(seq_dir, out, load_tracker_config(config), det)
     console.print(f"[green]results[/]: {path}")
 

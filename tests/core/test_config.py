@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from storelens.config import ConfigError, load_config, load_model, override, resolve_yaml
+from storelens.config import ConfigError, load_config, override, resolve_yaml
 from storelens.datasets.sim.scenario import Scenario, load_scenario
 from storelens.layout import StoreLayout
 from storelens.settings import (
@@ -117,7 +117,6 @@ def test_an_empty_file_is_refused_unless_it_may_mean_the_defaults(tmp_path):
     with pytest.raises(ConfigError, match="the file is empty"):
         load_config(empty, Top)
     assert load_config(empty, Top, allow_empty=True) == Top()
-    assert load_model(_write(tmp_path / "m.yaml", "epochs: 4\n"), Top).epochs == 4  # old name
 
 
 # --- every shipped config loads through load_config -------------------------------------------

@@ -253,7 +253,7 @@ def test_backends_are_chosen_by_name_and_unknown_ones_are_refused():
 def test_every_tracker_setting_is_documented_and_the_shipped_configs_load():
     from pathlib import Path
 
-    from storelens.config import read_yaml, validate_data
+    from storelens.config import load_config
 
     for name, field in TrackerConfig.model_fields.items():
         assert field.description and len(field.description) > 20, name
@@ -262,7 +262,7 @@ def test_every_tracker_setting_is_documented_and_the_shipped_configs_load():
     assert TrackerConfig().recovery_match_cost == 0.7
     files = sorted((Path(__file__).parents[2] / "configs" / "tracking").glob("*.yaml"))
     assert {f.name for f in files} >= {"default.yaml", "mot15.yaml"}
-    configs = {f.name: validate_data(read_yaml(f) or {}, TrackerConfig, str(f)) for f in files}
+    configs = {f.name: load_config(f, TrackerConfig, allow_empty=True) for f in files}
     assert configs["default.yaml"] == TrackerConfig()
 
 

@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from storelens.cli import app
 from storelens.config import ConfigError
-from storelens.training.config import load_train_config, resolve_yaml
+from storelens.config import resolve_yaml
+from storelens.training.config import load_train_config
 
 runner = CliRunner()
 pytestmark = pytest.mark.slow
