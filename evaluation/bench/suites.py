@@ -16,7 +16,14 @@ class Suite:
 
 def suites() -> dict[str, Suite]:
     """name → suite; the heavy modules are imported only when a suite is asked for."""
-    from storelens.evaluation.bench import core, detector, products, simulator, tracking
+    from storelens.evaluation.bench import (
+        core,
+        detector,
+        products,
+        simulator,
+        tracking,
+        tracking_speed,
+    )
 
     return {
         "core": Suite("core array maths (CPU)", core.core_suite),
@@ -25,7 +32,7 @@ def suites() -> dict[str, Suite]:
             "tracking accuracy beside the peers (same detections)", tracking.accuracy_suite
         ),
         "tracking-speed": Suite(
-            "tracking speed: storelens batched vs one peer per camera", tracking.speed_suite
+            "tracking speed: storelens batched vs one peer per camera", tracking_speed.speed_suite
         ),
         "detector": Suite(
             "detector: mAP after a CPU budget, torch vs onnxruntime latency",
