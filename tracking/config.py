@@ -71,8 +71,9 @@ class TrackerConfig(BaseModel):
         False,
         description=(
             "refuse matches whose Mahalanobis distance to the Kalman prediction exceeds the 99% "
-            "chi² bound (4 dof): prevents jumps, may drop very erratic boxes; off by default, "
-            "it cost identities on the simulated store"
+            "chi² bound (4 dof), in the first stage and in observation recovery: prevents jumps, "
+            "may drop very erratic boxes; off by default (it cost identities on the simulated "
+            "store, measured when recovery still let gated jumps through)"
         ),
     )
     observation_recovery: bool = Field(

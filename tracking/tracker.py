@@ -418,6 +418,7 @@ class StoreTracker:
             cams,
             cfg.match_cost,
             first_stage=True,
+            gated=cfg.motion_gate,
         )
         left_t = np.setdiff1d(t_pool, m1_t)
         left_high = np.setdiff1d(high, m1_d)
@@ -446,6 +447,7 @@ class StoreTracker:
                 tracks.last_obs,
                 cams,
                 cfg.recovery_match_cost,
+                gated=cfg.motion_gate,  # recovery must not let through what the gate refused
             )
             left_high = np.setdiff1d(left_high, m3_d)
         tentative = np.flatnonzero(in_step & (tracks.state == TENTATIVE))
@@ -522,6 +524,7 @@ class StoreTracker:
         cams: np.ndarray,
         limit: float,
         first_stage: bool = False,
+        gated: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         if len(t_rows) == 0 or len(d_rows) == 0:
             return np.zeros(0, int), np.zeros(0, int)
@@ -530,6 +533,8 @@ class StoreTracker:
         iou = self.backend.box_iou_blocks(gather(track_boxes, tb.index), gather(boxes, db.index))
         score = gather(detections.confidence.astype(np.float64), db.index)
         cost = 1.0 - (iou * score[:, None, :] if first_stage and self.config.fuse_score else iou)
+        if gated:
+            cost = self._motion_gate(cost, tracks, tb, gather(boxes, db.index))
         if first_stage:
             cost = self._first_stage_terms(cost, iou, tracks, tb, db, detections, boxes)
         same_class = (
@@ -538,6 +543,20 @@ class StoreTracker:
         )
         cost = np.where(same_class & tb.valid[:, :, None] & db.valid[:, None, :], cost, INFEASIBLE)
         return assign(cost, tb, db, limit)
+
+    def _motion_gate(
+        self, cost: np.ndarray, tracks: TrackTable, tb: Blocks, d_boxes: np.ndarray
+    ) -> np.ndarray:
+        """Pairs whose detection lies outside the 99% chi² bound of the track's Kalman
+        prediction become infeasible (the prediction's covariance grows while a track is lost,
+        so a long-lost track is gated more loosely)."""
+        t_idx = np.where(tb.valid, tb.index, 0)
+        z = xyxy_to_xywh(d_boxes.reshape(-1, 4)).reshape(d_boxes.shape)
+        flat_t = t_idx.reshape(-1)
+        d2 = self.kalman.mahalanobis(
+            tracks.mean[flat_t], tracks.cov[flat_t], np.repeat(z, tb.index.shape[1], axis=0)
+        )
+        return np.where(d2.reshape(cost.shape) > CHI2_99_4DOF, INFEASIBLE, cost)
 
     def _first_stage_terms(
         self,
@@ -552,13 +571,6 @@ class StoreTracker:
         cfg = self.config
         t_idx = np.where(tb.valid, tb.index, 0)
         d_boxes = gather(boxes, db.index)
-        if cfg.motion_gate:
-            z = xyxy_to_xywh(d_boxes.reshape(-1, 4)).reshape(d_boxes.shape)
-            flat_t = t_idx.reshape(-1)
-            d2 = self.kalman.mahalanobis(
-                tracks.mean[flat_t], tracks.cov[flat_t], np.repeat(z, tb.index.shape[1], axis=0)
-            )
-            cost = np.where(d2.reshape(cost.shape) > CHI2_99_4DOF, INFEASIBLE, cost)
         if cfg.direction_weight > 0:
             last = _centres(tracks.last_obs[t_idx])
             has_dir = (tracks.t_prev_obs[t_idx] < tracks.t_obs[t_idx])[:, :, None]

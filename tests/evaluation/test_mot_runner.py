@@ -5,7 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from storelens.cli import app
-from storelens.datasets.formats.mot import read_mot, write_mot
+from storelens.datasets.formats.mot import SeqInfo, read_mot, write_mot, write_seqinfo
 from storelens.evaluation.mot_runner import (
     load_sequence,
     load_tracker_config,
@@ -28,7 +28,12 @@ def test_scores_are_normalised_only_when_outside_unit_range():
 def test_tud_from_public_detections_matches_the_published_cem_tracker(
     shared_data, tmp_path, repo_root
 ):
-    """Same detections as CEM (MOTChallenge's ACF): at least CEM's HOTA, IDF1 and MOTA combined."""
+    """Same detections as CEM (MOTChallenge's ACF), both sequences combined: at least CEM's IDF1
+    and MOTA to the published precision (4 decimals: 0.6243, 0.5551), and HOTA no more than
+    0.001 below CEM's: storelens does not reach CEM's combined HOTA (0.3992 against 0.4000; more
+    people found, DetA, fewer identities kept, AssA). Per sequence nothing is checked (on
+    TUD-Campus alone storelens is below CEM). CEM's numbers are TrackEval's on CEM's own
+    results, which `test_tracking_metrics.py` checks against the official devkit."""
     base = shared_data / "mot15-tud"
     for seq in SEQS:
         result = runner.invoke(
@@ -59,21 +64,31 @@ def test_tud_from_public_detections_matches_the_published_cem_tracker(
     )
     assert result.exit_code == 0, result.output
     assert "COMBINED" in result.output
-    metrics = evaluate_mot(
-        {s: base / s for s in SEQS}, {s: tmp_path / f"{s}.txt" for s in SEQS}, benchmark="MOT15"
-    )[COMBINED]
-    assert metrics.hota >= 0.39 and metrics.idf1 >= 0.62 and metrics.mota >= 0.555
+    sequences = {s: base / s for s in SEQS}
+    cem_results = {s: base / s / "trackers" / "CEM" / f"{s}.txt" for s in SEQS}
+    ours_results = {s: tmp_path / f"{s}.txt" for s in SEQS}
+    ours = evaluate_mot(sequences, ours_results, benchmark="MOT15")[COMBINED]
+    cem = evaluate_mot(sequences, cem_results, benchmark="MOT15")[COMBINED]
+    assert (round(cem.idf1, 4), round(cem.mota, 4)) == (0.6243, 0.5551)  # the published row
+    assert round(ours.idf1, 4) >= round(cem.idf1, 4), (ours.idf1, cem.idf1)
+    assert round(ours.mota, 4) >= round(cem.mota, 4), (ours.mota, cem.mota)
+    assert round(ours.hota, 4) >= round(cem.hota, 4) - 0.001, (ours.hota, cem.hota)
 
 
-def test_eval_tracking_errors_are_clear(tmp_path, shared_data):
+def test_eval_tracking_errors_are_clear(tmp_path):
+    seq = tmp_path / "TUD-Campus"  # a sequence folder; no real data needed to miss its results
+    write_seqinfo(seq / "seqinfo.ini", SeqInfo("TUD-Campus", 25, 3, 640, 480))
+    (seq / "gt").mkdir()
+    (seq / "gt" / "gt.txt").write_text("1,1,10,10,20,40,1,1,1\n")
+    (tmp_path / "results").mkdir()
     result = runner.invoke(
         app,
         [
             "eval",
             "tracking",
-            str(shared_data / "mot15-tud" / "TUD-Campus"),
+            str(seq),
             "--results",
-            str(tmp_path),
+            str(tmp_path / "results"),
             "--benchmark",
             "MOT15",
         ],

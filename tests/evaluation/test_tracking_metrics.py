@@ -109,8 +109,8 @@ def test_mot15_zero_marked_boxes_are_ignored(shared_data, tmp_path):
     assert m["TUD-Campus"].false_negatives == 0 and m["TUD-Campus"].mota == pytest.approx(1.0)
 
 
-def test_mismatched_sequence_names_are_refused(shared_data):
+def test_mismatched_sequence_names_are_refused(tmp_path):
     with pytest.raises(ValueError, match="name different sequences"):
-        evaluate_mot({"a": shared_data}, {"b": shared_data}, benchmark="MOT15")
+        evaluate_mot({"a": tmp_path}, {"b": tmp_path}, benchmark="MOT15")
     with pytest.raises(ValueError, match="benchmark: 'MOT99'"):
         evaluate_mot({}, {}, benchmark="MOT99")
