@@ -11,7 +11,7 @@ import tracemalloc
 import numpy as np
 
 from storelens.detections import Detections
-from storelens.evaluation.bench.rows import BenchRow
+from storelens.evaluation.bench.rows import BenchRow, Timing, repeat_timing
 from storelens.evaluation.peers.boxmot_peers import BOXMOT_PEERS, time_boxmot, unavailable_reason
 from storelens.evaluation.peers.trackers import PEERS, PeerTracker
 from storelens.tracking.tracker import StoreTracker
@@ -45,6 +45,11 @@ def synthetic_streams(
     return out
 
 
+# frames per camera count: enough for a stable rate (each pass takes at least ~1 s for storelens)
+FRAMES = {1: 300, 8: 150, 64: 100}
+REPEATS = 5
+
+
 def _time_ours(streams: list[list[Detections]]) -> float:
     tracker = StoreTracker()
     batches = [Detections.concatenate(parts) for parts in streams]
@@ -73,30 +78,37 @@ def _peak_mb(fn, *args) -> float:  # type: ignore[no-untyped-def]
 
 
 def speed_suite(cameras: tuple[int, ...] = (1, 8, 64), people: int = 20) -> list[BenchRow]:
+    """Camera-frames per second: median of `REPEATS` passes after a warm-up pass, with the
+    slowest and fastest pass; peak traced Python memory from one more pass."""
     rows = []
     boxmot_reason = unavailable_reason()
     if boxmot_reason is not None:
         log.warning("boxmot peers skipped: %s", boxmot_reason)
+    suite = "tracking speed (CPU)"
     for n_cams in cameras:
-        frames = {1: 300, 8: 60, 64: 20}.get(n_cams, 20)
+        frames = FRAMES.get(n_cams, 100)
         streams = synthetic_streams(n_cams, people, frames)
-        size = f"{n_cams} cams x {people} people"
+        size = f"{n_cams} cams x {people} people x {frames} frames"
         runners = {"storelens StoreTracker (batched)": (_time_ours, (streams,))}
         runners.update({peer: (_time_peer, (peer, streams)) for peer in PEERS})
-        measured = {name: (fn(*args), _peak_mb(fn, *args)) for name, (fn, args) in runners.items()}
+        work = n_cams * frames
+        for name, (fn, args) in runners.items():
+            rate = repeat_timing(lambda fn=fn, args=args: fn(*args), REPEATS).as_rate(work)
+            rows += [
+                BenchRow.timed(suite, "camera-frames / s", name, size, rate, "camera-frames / s"),
+                BenchRow(suite, "peak Python memory", name, size, _peak_mb(fn, *args), "MiB"),
+            ]
         if boxmot_reason is None:
             for name, tracker in BOXMOT_PEERS.items():
-                measured[name] = time_boxmot(tracker, streams, 10.0)
-        for name, (seconds, peak_mib) in measured.items():
-            rows += [
-                BenchRow(
-                    "tracking speed (CPU)",
-                    "camera-frames / s",
-                    name,
-                    size,
-                    n_cams * frames / seconds,
-                    "camera-frames / s",
-                ),
-                BenchRow("tracking speed (CPU)", "peak Python memory", name, size, peak_mib, "MiB"),
-            ]
+                passes = [time_boxmot(tracker, streams, 10.0) for _ in range(REPEATS)]
+                seconds = np.array([p[0] for p in passes])
+                rate = Timing(
+                    float(np.median(seconds)), float(seconds.min()), float(seconds.max()), REPEATS
+                ).as_rate(work)
+                rows += [
+                    BenchRow.timed(
+                        suite, "camera-frames / s", name, size, rate, "camera-frames / s"
+                    ),
+                    BenchRow(suite, "peak Python memory", name, size, passes[0][1], "MiB"),
+                ]
     return rows

@@ -42,20 +42,25 @@ def bench(
         for col in ("measure", "implementation", "size"):
             table.add_column(col)
         table.add_column("value", justify="right")
+        table.add_column("spread (min–max)", justify="right")
         table.add_column("unit")
         for r in rows:
             measure = (
                 f"{r.suite.split(': ', 1)[-1]} · {r.operation}" if ": " in r.suite else r.operation
             )
-            table.add_row(measure, r.implementation, r.size, f"{r.value:,.3f}", r.unit)
+            spread = "" if r.low is None else f"{r.low:,.3f}–{r.high:,.3f}"
+            table.add_row(measure, r.implementation, r.size, f"{r.value:,.3f}", spread, r.unit)
         console.print(table)
     path = out or runs_dir() / "bench" / "results.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["suite", "operation", "implementation", "size", "value", "unit"])
+        writer.writerow(
+            ["suite", "operation", "implementation", "size", "value", "unit", "low", "high"]
+        )
         writer.writerows(
             [r.suite, r.operation, r.implementation, r.size, f"{r.value:.4f}", r.unit]
+            + (["", ""] if r.low is None else [f"{r.low:.4f}", f"{r.high:.4f}"])
             for r in all_rows
         )
     console.print(f"rows written to {path}")
