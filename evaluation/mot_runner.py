@@ -77,7 +77,9 @@ def load_sequence(seq_dir: str | Path, det_path: str | Path | None = None) -> Se
     info = read_seqinfo(seq / "seqinfo.ini")
     det_file = Path(det_path) if det_path else seq / "det" / "det.txt"
     times, keys = frame_times(seq)
-    return Sequence(info.name, times, keys, read_mot(det_file))
+    return Sequence(
+        info.name, times, keys, read_mot(det_file, kind="det", seq_length=info.seq_length)
+    )
 
 
 def instants(

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from storelens.cli._errors import check_output_file, user_errors
+from storelens.cli._errors import check_output_dir, check_output_file, user_errors
 
 console = Console()
 track_app = typer.Typer(help="Run the multi-camera tracker.", no_args_is_help=True)
@@ -153,6 +153,7 @@ def _run(run_dir: Path, out: Path, detections: str, model: str, config: Path | N
     from storelens.evaluation.store_runner import DETECTION_SOURCES, run_store
 
     with user_errors():
+        check_output_dir(out)
         if detections not in DETECTION_SOURCES:
             raise ValueError(f"--detections: {detections!r} is not one of {DETECTION_SOURCES}")
         return run_store(
