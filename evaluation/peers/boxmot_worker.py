@@ -7,8 +7,9 @@ imports numpy and boxmot only: storelens is not installed in that environment.
 
 A job names a tracker, its options and either sequences to track
 (`{"sequences": [{"npz", "out", "frames"}]}`, each npz holding `frame`,
-`xyxy` and `conf` arrays; results are written as MOTChallenge text) or a speed run
-(`{"speed": {"npz", "cameras", "frames"}}`, rows also carrying `camera`;
+`xyxy` and `conf` arrays; results are written as MOTChallenge text), several such runs each
+with its own options (`{"runs": [{"options", "sequences"}]}`: many settings in one start), or a
+speed run (`{"speed": {"npz", "cameras", "frames"}}`, rows also carrying `camera`;
 one JSON line with the seconds and the peak traced memory is printed). No frames are passed
 (camera-motion compensation and re-id stay off). Only boxmot's Python backend is used: its C++
 backend needs OpenCV and Eigen development headers at build time.
@@ -38,12 +39,12 @@ def _rows(xyxy: np.ndarray, conf: np.ndarray) -> np.ndarray:
     return np.column_stack([xyxy, conf, np.zeros(len(conf))]).astype(np.float32)
 
 
-def _track(job: dict[str, Any]) -> None:
-    for seq in job["sequences"]:
+def _track(name: str, options: dict[str, Any], sequences: list[dict[str, Any]]) -> None:
+    for seq in sequences:
         data = np.load(seq["npz"])
         frame_of, xyxy, conf = data["frame"], data["xyxy"], data["conf"]
         bounds = np.searchsorted(frame_of, np.arange(1, seq["frames"] + 2))
-        tracker = _tracker(job["tracker"], job["options"])
+        tracker = _tracker(name, options)
         lines = []
         for f in range(1, seq["frames"] + 1):
             part = slice(bounds[f - 1], bounds[f])
@@ -92,7 +93,8 @@ def main() -> None:
     if "speed" in job:
         _speed(job)
     else:
-        _track(job)
+        for run in job.get("runs") or [job]:
+            _track(job["tracker"], run["options"], run["sequences"])
 
 
 if __name__ == "__main__":
