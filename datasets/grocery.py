@@ -5,7 +5,8 @@ list file's folder; `classes.csv` beside it names each fine id and its catalogue
 A gallery is either such a list file or a folder of images whose leaf folder is the class name
 (`iconic-images-and-descriptions/Fruit/Apple/Granny-Smith/Granny-Smith_Iconic.jpg`), so adding
 a product means adding a folder with its catalogue image. Errors name the file, the line and the
-value.
+value. The selection split held out of `train` (to choose epochs without looking at `val`) is in
+`storelens.datasets.grocery_split`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ class ProductImages:
     def subset(self, mask: np.ndarray) -> ProductImages:
         keep = np.flatnonzero(mask)
         return ProductImages(tuple(self.paths[i] for i in keep), self.labels[keep])
+
+    def joined(self, other: ProductImages) -> ProductImages:
+        """These images, then `other`'s."""
+        return ProductImages(self.paths + other.paths, np.concatenate([self.labels, other.labels]))
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,24 @@
     storelens train detector --config configs/train/sim_coarse.yaml
 
 One MLflow run per job: the resolved config as params (once) and as an artifact, the data set's
-fingerprint, metrics per epoch with `step`, the plots, confusion matrix, results table and
-weights ultralytics writes, then the model registered with the alias `candidate`. ultralytics'
-own MLflow callback is switched off (it swallows failures and never registers): here a tracking
-failure is an error.
+fingerprint, which images selected the checkpoint (`checkpoint_selected_on`, `selection_seed`),
+metrics per epoch with `step`, the plots, confusion matrix, results table and weights
+ultralytics writes, the scores of `best.pt` on the config's `test:` simulations
+(`test/<scenario>-s<seed>/mAP50-95`, ...), then the model registered with the alias
+`candidate`. ultralytics' own MLflow callback is switched off (it swallows failures and never
+registers): here a tracking failure is an error.
+
+`best.pt` is the epoch with the best fitness on the data set's `val` split. With `sim.val_seed`
+that is a separate validation simulation; without it (and with a user `data.yaml`) it is
+whatever `val` holds — for a simulated store the last 20 % of the training run, the very images
+its `final/` metrics are then computed on. Only `test/` figures are not chosen on their data.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +32,8 @@ from storelens.settings import runs_dir
 from storelens.training.config import TrainDetectorConfig
 from storelens.training.data import dataset_fingerprint, simulated_dataset
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class TrainResult:
@@ -34,6 +44,8 @@ class TrainResult:
     metrics: dict[str, float]
     model_name: str | None
     version: str | None
+    selected_on: str = ""  # which images picked best.pt, in words
+    test_metrics: dict[str, float] = field(default_factory=dict)  # test/<name>/<metric>
 
 
 def metric_name(key: str) -> str:
@@ -70,6 +82,61 @@ def _flatten(prefix: str, value: Any) -> dict[str, Any]:
     return {prefix: value}
 
 
+def selection_params(config: TrainDetectorConfig) -> dict[str, str]:
+    """What selects `best.pt`, as MLflow params: the protocol, the run's scenario and seed."""
+    if config.data:
+        return {
+            "checkpoint_selected_on": f"the val split of {config.data}",
+            "selection_protocol": "data_yaml",
+            "selection_scenario": "n/a",
+            "selection_seed": "n/a",
+        }
+    sim = config.sim
+    separate = sim.val_seed is not None
+    return {
+        "checkpoint_selected_on": sim.selected_on(),
+        "selection_protocol": "validation_simulation" if separate else "time_split",
+        "selection_scenario": sim.validation_scenario if separate else sim.scenario,
+        "selection_seed": str(sim.val_seed if separate else sim.seed),
+    }
+
+
+def held_out_metrics(name: str, metrics: Any) -> dict[str, float]:
+    """`DetectorMetrics` of one test simulation → `test/<name>/mAP50-95` ... (per class too)."""
+    out = {
+        f"test/{name}/mAP50-95": metrics.map50_95,
+        f"test/{name}/mAP50": metrics.map50,
+        f"test/{name}/precision": metrics.precision,
+        f"test/{name}/recall": metrics.recall,
+    }
+    for cls, (ap, ap50) in metrics.per_class.items():
+        out[f"test/{name}/mAP50-95/{cls}"] = ap
+        out[f"test/{name}/mAP50/{cls}"] = ap50
+    return out
+
+
+def score_held_out(config: TrainDetectorConfig, weights: Path) -> dict[str, float]:
+    """`weights` scored on every `config.test` simulation (cached; never trained or selected on)."""
+    from storelens.training.detector_eval import evaluate_on_simulation
+
+    out: dict[str, float] = {}
+    for t in config.test:
+        metrics = evaluate_on_simulation(
+            weights,
+            t.scenario,
+            t.seed,
+            t.duration_s,
+            t.cameras if t.cameras is not None else config.sim.cameras,
+            every=config.sim.every,
+            class_set=config.sim.class_set,
+            store=config.sim.store,
+            start_s=t.start_s,
+            imgsz=config.imgsz,
+        )
+        out.update(held_out_metrics(t.name, metrics))
+    return out
+
+
 def train_detector(config: TrainDetectorConfig, out_dir: str | Path | None = None) -> TrainResult:
     import_ultralytics()
     from ultralytics import YOLO
@@ -86,15 +153,26 @@ def train_detector(config: TrainDetectorConfig, out_dir: str | Path | None = Non
     if not data_yaml.is_file():
         raise FileNotFoundError(f"data: {str(data_yaml)!r} does not exist")
     project = Path(out_dir) if out_dir else runs_dir() / "train" / config.experiment
+    selection = selection_params(config)
+    if selection["selection_protocol"] == "time_split":
+        log.warning(
+            "best.pt is selected on %s (set sim.val_seed for a separate validation simulation)",
+            selection["checkpoint_selected_on"],
+        )
     mlflow = configure_mlflow(config.experiment)
     with mlflow.start_run(run_name=f"{Path(config.model).stem}-{config.epochs}ep") as run:
+        params = _flatten("", config.model_dump(exclude={"test"}))
+        for i, t in enumerate(config.test):
+            params[f"test.{i}"] = f"{t.scenario} seed {t.seed}, {t.start_s:g}-{t.duration_s:g} s"
         mlflow.log_params(
             {
-                **_flatten("", config.model_dump()),
+                **params,
+                **selection,
                 "data_yaml": str(data_yaml),
                 "data_fingerprint": dataset_fingerprint(data_yaml),
             }
         )
+        mlflow.set_tag("checkpoint_selected_on", selection["checkpoint_selected_on"])
         model = YOLO(config.model)
 
         logged_epochs: set[int] = set()
@@ -139,10 +217,21 @@ def train_detector(config: TrainDetectorConfig, out_dir: str | Path | None = Non
                 mlflow.log_metrics(values, step=step)
             final = history[-1][1] if history else final
         mlflow.log_metrics({f"final/{k}": v for k, v in final.items()})
+        tests = score_held_out(config, weights)
+        if tests:
+            mlflow.log_metrics(tests)
         mlflow.log_artifacts(str(save_dir), artifact_path="train")
         version = register_if_named(weights, config.register_as)
         return TrainResult(
-            run.info.run_id, weights, save_dir, data_yaml, final, config.register_as, version
+            run.info.run_id,
+            weights,
+            save_dir,
+            data_yaml,
+            {**final, **tests},
+            config.register_as,
+            version,
+            selection["checkpoint_selected_on"],
+            tests,
         )
 
 

@@ -9,9 +9,17 @@ maps with a CosFace loss (cosine classifier with an additive margin), which make
 similarity between embeddings the thing that separates SKUs — so the model generalises to a
 gallery it never trained on. Catalogue (iconic) images are training samples too, weighted up.
 
-One MLflow run: params once, per-epoch loss and val top-1/top-5 against the catalogue gallery
-with `step`, then the saved embedder, the gallery of catalogue + training photos, the resolved
-config and a picture of matches as artifacts; registered with the alias `candidate`.
+How long to train is chosen without looking at `val`: a stratified selection split is held out
+of `train` (near-copies of its photos dropped from the rest; `storelens.datasets.grocery_split`),
+scored against the catalogue gallery after every epoch, and the weights of the epoch with the
+best selection top-1 are kept (`epochs` is the most trained). `val` is scored once, at the end,
+on those weights.
+
+One MLflow run: params once (the split's sizes among them), per-epoch loss and selection
+top-1/top-5 with `step` = epochs trained, the chosen epoch (param and metric), val top-1/top-5
+once, then the saved embedder, the gallery of catalogue + training and selection photos, the
+resolved config, `selection.json` (the split and the per-epoch history) and a picture of matches
+as artifacts; registered with the alias `candidate`, the chosen epoch as a version tag.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from storelens.datasets.grocery import (
     read_classes,
     read_list_file,
 )
+from storelens.datasets.grocery_split import SelectionSplit, split_selection
 from storelens.inference.mlflow_store import configure_mlflow
 from storelens.inference.product_embedder import (
     EMBEDDING_DIM,
@@ -56,18 +65,30 @@ class ProductTrainResult:
     run_id: str
     embedder: Path
     gallery: Path
-    iconic_only: ProductMetrics
-    with_photos: ProductMetrics
+    iconic_only: ProductMetrics  # val, catalogue gallery, on the chosen weights
+    with_photos: ProductMetrics  # val, catalogue + training and selection photos
     model_name: str | None
     version: str | None
+    chosen_epoch: int  # epochs trained when the kept weights were taken (1-based)
+    selection_top1: tuple[float, ...]  # selection top-1 (catalogue gallery) after each epoch
+    split: SelectionSplit
 
 
 @dataclass(frozen=True)
 class ProductData:
     classes: ClassTable
-    train: ProductImages
-    val: ProductImages
+    train: ProductImages  # what the model is fitted on
+    selection: ProductImages  # held out of train_list: chooses the epoch
+    val: ProductImages  # scored once, on the chosen weights
     iconic: ProductImages
+    split: SelectionSplit  # before any per-class limit: the counts to report
+
+    @property
+    def gallery_photos(self) -> ProductImages:
+        """The labelled photos a fine-tuned gallery holds besides the catalogue: the training and
+        selection photos as loaded (all of train_list but the dropped near-duplicates, unless a
+        per-class limit applies); never val's."""
+        return self.train.joined(self.selection)
 
 
 def grocery_root(config_root: str | None) -> Path:
@@ -85,9 +106,16 @@ def grocery_root(config_root: str | None) -> Path:
 def load_product_data(config: TrainProductsConfig) -> ProductData:
     root = grocery_root(config.data_root)
     classes = read_classes(root / "classes.csv")
-    train = _limit(read_list_file(root / config.train_list), config.per_class_limit, config.seed)
+    split = split_selection(
+        read_list_file(root / config.train_list),
+        config.selection_fraction,
+        config.selection_seed,
+        config.near_duplicate_bits,
+    )
+    train = _limit(split.train, config.per_class_limit, config.seed)
+    selection = _limit(split.selection, config.selection_per_class_limit, config.selection_seed)
     val = _limit(read_list_file(root / config.val_list), config.val_per_class_limit, config.seed)
-    return ProductData(classes, train, val, iconic_gallery(classes))
+    return ProductData(classes, train, selection, val, iconic_gallery(classes), split)
 
 
 def _limit(images: ProductImages, per_class: int | None, seed: int) -> ProductImages:
@@ -168,9 +196,15 @@ def train_products(
     cache_size = int(round(config.input_size * config.resize_margin / 32)) * 32
     crop = _map_cells(model, config.input_size)
     mlflow = configure_mlflow(config.experiment)
-    with mlflow.start_run(run_name=f"mobilenetv2-split{config.split}-{config.epochs}ep") as run:
+    with mlflow.start_run(run_name=f"mobilenetv2-split{config.split}-max{config.epochs}ep") as run:
         mlflow.log_params(
-            {**config.model_dump(), "train_images": len(data.train), "val_images": len(data.val)}
+            {
+                **config.model_dump(),
+                "train_images": len(data.train),
+                "selection_images": len(data.selection),
+                "near_duplicates_dropped": len(data.split.dropped),
+                "val_images": len(data.val),
+            }
         )
         with Progress(transient=True) as progress:
             kinds = _view_kinds(config.augmented_views)
@@ -180,7 +214,9 @@ def train_products(
                 iconic_kinds = _view_kinds(ICONIC_REPEATS - 1)
                 maps.append(cache_stem(model, data.iconic, cache_size, iconic_kinds, rng, progress))
                 labels.append(torch.from_numpy(np.tile(data.iconic.labels, len(iconic_kinds))))
-            val_maps = cache_stem(model, data.val, config.input_size, ["clean"], rng, progress)
+            selection_maps = cache_stem(
+                model, data.selection, config.input_size, ["clean"], rng, progress
+            )
             iconic_maps = cache_stem(
                 model, data.iconic, config.input_size, ["clean"], rng, progress
             )
@@ -202,9 +238,13 @@ def train_products(
             total_steps=config.epochs * steps_per_epoch,
             pct_start=0.1,
         )
+        history: list[ProductMetrics] = []
+        best: tuple[float, float] | None = None
+        best_state: dict[str, Any] = {}
+        chosen_epoch = 0
         with Progress(transient=True) as progress:
             task = progress.add_task("fine-tuning", total=config.epochs * steps_per_epoch)
-            for epoch in range(config.epochs):
+            for epoch in range(1, config.epochs + 1):
                 model.train()
                 model.stem.eval()
                 order = torch.randperm(len(all_maps))
@@ -223,31 +263,39 @@ def train_products(
                     schedule.step()
                     total += float(loss.detach())
                     progress.advance(task)
-                metrics = _iconic_val(model, val_maps, iconic_maps, data)
+                metrics = _score_maps(model, selection_maps, data.selection, iconic_maps, data)
+                history.append(metrics)
                 mlflow.log_metrics(
                     {
                         "train/loss": total / steps_per_epoch,
-                        "val/top1_iconic": metrics.top1,
-                        "val/top5_iconic": metrics.top5,
+                        "selection/top1_iconic": metrics.top1,
+                        "selection/top5_iconic": metrics.top5,
                     },
                     step=epoch,
                 )
+                if best is None or (metrics.top1, metrics.top5) > best:  # ties: the earlier
+                    best, chosen_epoch = (metrics.top1, metrics.top5), epoch
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(best_state)
         model.eval()
+        mlflow.log_param("chosen_epoch", chosen_epoch)
+        mlflow.log_metric("chosen_epoch", chosen_epoch)
         embedder_path = save_embedder(model, out / run.info.run_id / "product_embedder.pt")
         iconic_gallery_ = build_gallery(model, data.iconic, "embedding catalogue")
-        photos = build_gallery(model, data.train, "embedding training photos")
+        photos = build_gallery(model, data.gallery_photos, "embedding training photos")
         gallery = iconic_gallery_.extended(photos.embeddings, photos.labels)
         gallery_path = gallery.save(embedder_path.parent / "gallery.npz")
+        # the only time val is looked at: once, on the weights already chosen
         val_embeddings = build_gallery(model, data.val, "embedding val").embeddings
         iconic_only = score_retrieval(iconic_gallery_, val_embeddings, data.val.labels)
         with_photos = score_retrieval(gallery, val_embeddings, data.val.labels)
         final = {
-            "final/top1_iconic": iconic_only.top1,
-            "final/top5_iconic": iconic_only.top5,
-            "final/top1_photos": with_photos.top1,
-            "final/top5_photos": with_photos.top5,
+            "val/top1_iconic": iconic_only.top1,
+            "val/top5_iconic": iconic_only.top5,
+            "val/top1_photos": with_photos.top1,
+            "val/top5_photos": with_photos.top5,
         }
-        mlflow.log_metrics(final)
+        mlflow.log_metrics(final, step=chosen_epoch)
         draw_matches(
             with_photos,
             data.val,
@@ -258,13 +306,24 @@ def train_products(
         (embedder_path.parent / "storelens_config.yaml").write_text(
             yaml.safe_dump(config.model_dump(), sort_keys=False)
         )
-        (embedder_path.parent / "metrics.json").write_text(json.dumps(final, indent=2))
+        selection = _selection_record(data, chosen_epoch, history)
+        (embedder_path.parent / "selection.json").write_text(json.dumps(selection, indent=2))
+        (embedder_path.parent / "metrics.json").write_text(
+            json.dumps({**final, "chosen_epoch": chosen_epoch}, indent=2)
+        )
         mlflow.log_artifacts(str(embedder_path.parent), artifact_path="products")
         version = None
         if config.register_as:
             from storelens.training.registry import register_product_embedder
 
             version = register_product_embedder(embedder_path, gallery_path, config.register_as)
+            client = mlflow.MlflowClient()
+            for key, value in (
+                ("chosen_epoch", chosen_epoch),
+                ("max_epochs", config.epochs),
+                ("chosen_on", selection["chosen_on"]),
+            ):
+                client.set_model_version_tag(config.register_as, version, key, str(value))
         return ProductTrainResult(
             run.info.run_id,
             embedder_path,
@@ -273,7 +332,34 @@ def train_products(
             with_photos,
             config.register_as,
             version,
+            chosen_epoch,
+            tuple(m.top1 for m in history),
+            data.split,
         )
+
+
+def _selection_record(
+    data: ProductData, chosen_epoch: int, history: list[ProductMetrics]
+) -> dict[str, Any]:
+    """What `selection.json` beside the embedder says about how its epoch was chosen."""
+    split = data.split
+    return {
+        "chosen_epoch": chosen_epoch,
+        "max_epochs": len(history),
+        "chosen_on": f"selection split held out of train: {split.describe()}",
+        "selection_fraction": split.fraction,
+        "selection_seed": split.seed,
+        "near_duplicate_bits": split.near_duplicate_bits,
+        "train_list_photos": split.total,
+        "selection_photos": len(split.selection),
+        "near_duplicates_dropped": len(split.dropped),
+        "selection_photos_scored": len(data.selection),
+        "train_photos_used": len(data.train),
+        "per_epoch": [
+            {"epoch": epoch, "top1_iconic": m.top1, "top5_iconic": m.top5}
+            for epoch, m in enumerate(history, start=1)
+        ],
+    }
 
 
 def _map_cells(model: Any, input_size: int) -> int:
@@ -290,19 +376,22 @@ def _random_crop_flip(maps: Any, cells: int, rng: np.random.Generator) -> Any:
     return cropped.flip(-1) if rng.random() < 0.5 else cropped
 
 
-def _iconic_val(model: Any, val_maps: Any, iconic_maps: Any, data: ProductData) -> ProductMetrics:
+def _score_maps(
+    model: Any, query_maps: Any, queries: ProductImages, iconic_maps: Any, data: ProductData
+) -> ProductMetrics:
+    """Top-1/top-5 of cached query maps against the catalogue gallery, in eval mode."""
     import torch
 
     model.eval()
     with torch.inference_mode():
-        val = torch.cat(
+        embedded = torch.cat(
             [
-                model.embed_stem_output(val_maps[i : i + 128].float())
-                for i in range(0, len(val_maps), 128)
+                model.embed_stem_output(query_maps[i : i + 128].float())
+                for i in range(0, len(query_maps), 128)
             ]
         )
         iconic = model.embed_stem_output(iconic_maps.float())
     model.train()
     model.stem.eval()
     gallery = ProductGallery(iconic.numpy(), data.iconic.labels)
-    return score_retrieval(gallery, val.numpy(), data.val.labels)
+    return score_retrieval(gallery, embedded.numpy(), queries.labels)

@@ -83,7 +83,7 @@ def eval_detector(
     imgsz: int = typer.Option(320, help="inference size"),
 ) -> None:
     """COCO mAP50-95 / mAP50 per class on a held-out split."""
-    from storelens.evaluation.detector_metrics import evaluate_detector
+    from storelens.training.detector_eval import evaluate_detector
 
     with user_errors():
         m = evaluate_detector(model, data, split=split, imgsz=imgsz)

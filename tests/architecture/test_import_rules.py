@@ -1,4 +1,4 @@
-"""The house as drawn (docs/architecture.md, "Layout" and "Import rules"): which part of storelens may import which.
+"""The house as drawn (docs/architecture.md, "Import rules"): which part may import which.
 
 Every module's imports are read with `ast`, never by importing the module, and each arrow the
 table below forbids fails the test as `file:line imports X (rule: ...)`. Relative imports are

@@ -1,15 +1,19 @@
 """Detector training end to end, offline: simulate → export → train (sockets blocked) → MLflow
-run → registry (candidate, champion) → evaluate → ONNX export checked against torch."""
+run → registry (candidate, champion) → evaluate → ONNX export checked against torch.
 
+`tiny.yaml` trains on easy seed 0, selects best.pt on a separate validation simulation (seed 1)
+and scores it on seed 2 after training."""
+
+import json
 import socket
+from pathlib import Path
 
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from storelens.cli import app
-from storelens.config import ConfigError
-from storelens.config import resolve_yaml
+from storelens.config import ConfigError, resolve_yaml
 from storelens.training.config import load_train_config
 
 runner = CliRunner()
@@ -108,6 +112,127 @@ def test_results_table_gives_the_same_epoch_metrics_as_the_callbacks(trained):
     for key in ("metrics/mAP50-95_B", "metrics/precision_B", "train/box_loss"):
         logged = {m.step: m.value for m in client.get_metric_history(run.info.run_id, key)}
         assert logged == pytest.approx({step: values[key] for step, values in from_table}, rel=1e-4)
+
+
+def _train_data(trained) -> Path:  # noqa: ANN001
+    (data_yaml,) = (trained["tmp"] / "runs" / "train-data").glob("*/yolo/data.yaml")
+    return data_yaml
+
+
+def _label_texts(folder: Path) -> dict[str, str]:
+    return {f.name: f.read_text() for f in sorted(folder.glob("*.txt"))}
+
+
+def test_val_split_is_the_validation_simulation_not_the_training_run(trained, tmp_path):
+    """train: every exported frame of seed 0; val: every exported frame of seed 1, label for
+    label what that simulation exports; nothing of the training run is in val."""
+    from storelens.datasets.formats.yolo import export_yolo
+
+    assert trained["result"].exit_code == 0, trained["result"].output
+    data_yaml = _train_data(trained)
+    root = data_yaml.parent.parent
+    assert json.loads((root / "sim" / "manifest.json").read_text())["seed"] == 0
+    assert json.loads((root / "sim-val" / "manifest.json").read_text())["seed"] == 1
+    data = yaml.safe_load(data_yaml.read_text())
+    assert (data["train"], data["val"]) == ("images/train", "images/val")
+    yolo = data_yaml.parent
+    train = _label_texts(yolo / "labels" / "train")
+    val = _label_texts(yolo / "labels" / "val")
+    assert {p.stem for p in (yolo / "images" / "val").glob("*.jpg")} == {Path(n).stem for n in val}
+    assert train and all(n.startswith("easy-s0_") for n in train)
+    assert val and all(n.startswith("easy-s1_") for n in val)
+
+    def whole_run(sim: Path, prefix: str) -> dict[str, str]:
+        out = export_yolo(sim, tmp_path / sim.name, every=3).parent
+        labels = {**_label_texts(out / "labels" / "train"), **_label_texts(out / "labels" / "val")}
+        return {f"{prefix}_{name}": text for name, text in labels.items()}
+
+    from_val_run = whole_run(root / "sim-val", "easy-s1")
+    from_train_run = whole_run(root / "sim", "easy-s0")
+    assert val == from_val_run and train == from_train_run  # whole runs, no time split
+    same_frame = {n.removeprefix("easy-s1_"): t for n, t in val.items()}
+    training_frames = {n.removeprefix("easy-s0_"): t for n, t in train.items()}
+    assert same_frame.keys() == training_frames.keys()
+    assert any(same_frame[n] != training_frames[n] for n in same_frame)  # another run
+
+
+def test_params_say_which_seed_selected_the_checkpoint_and_tests_are_logged(trained):
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{trained['tmp'] / 'mlflow.db'}")
+    (run,) = mlflow.search_runs(experiment_names=["detector"], output_format="list")
+    params = run.data.params
+    assert params["selection_protocol"] == "validation_simulation"
+    assert (params["selection_scenario"], params["selection_seed"]) == ("easy", "1")
+    assert params["sim.val_seed"] == "1" and params["sim.seed"] == "0"
+    assert "easy seed 1" in params["checkpoint_selected_on"]
+    assert run.data.tags["checkpoint_selected_on"] == params["checkpoint_selected_on"]
+    assert params["test.0"] == "easy seed 2, 0-6 s"
+    metrics = run.data.metrics
+    assert 0 <= metrics["test/easy-s2/mAP50-95"] <= metrics["test/easy-s2/mAP50"] <= 1
+    assert "test/easy-s2/mAP50/person" in metrics
+    assert "test/easy-s2/mAP50-95" in trained["result"].output
+
+
+def test_without_a_validation_seed_the_time_split_is_said_in_the_params():
+    from storelens.configs import builtin_config
+    from storelens.training.config import SimData, TrainDetectorConfig
+    from storelens.training.detector import selection_params
+
+    config = load_train_config(builtin_config("train", "sim_coarse_shipped.yaml"))
+    params = selection_params(config)
+    assert params["selection_protocol"] == "time_split"
+    assert (params["selection_scenario"], params["selection_seed"]) == ("crowded", "0")
+    assert "last 20 %" in params["checkpoint_selected_on"]
+    assert "selected on the images it is scored on" in params["checkpoint_selected_on"]
+    with_val = TrainDetectorConfig(sim=SimData(scenario="crowded", seed=0, val_seed=1))
+    assert selection_params(with_val)["selection_seed"] == "1"
+    other = TrainDetectorConfig(sim=SimData(seed=0, val_seed=0, val_scenario="occluded"))
+    assert selection_params(other)["selection_scenario"] == "occluded"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"sim": {"val_seed": 0}}, "is the training run's seed"),
+        ({"sim": {"val_scenario": "easy"}}, "needs sim.val_seed"),
+        ({"test": [{"scenario": "crowded", "seed": 0}]}, "is the training run"),
+        ({"sim": {"val_seed": 1}, "test": [{"scenario": "crowded", "seed": 1}]}, "validation run"),
+        ({"test": [{"scenario": "easy", "seed": 2, "duration_s": 10, "start_s": 10}]}, "start_s"),
+    ],
+)
+def test_validation_and_test_runs_must_be_runs_it_never_trained_on(changes, message):
+    from storelens.config import override
+    from storelens.training.config import TrainDetectorConfig
+
+    with pytest.raises(ConfigError, match=message):
+        override(TrainDetectorConfig(), changes)
+
+
+def test_evaluate_on_simulation_gives_the_shipped_detectors_figures_per_class(trained, repo_root):
+    """The tiny run's test simulation (easy seed 2, 6 s, two cameras; cached) exported whole as
+    val, scored with the detector shipped in models/detector."""
+    from storelens.training.detector_eval import evaluate_on_simulation
+
+    shipped = repo_root / "models" / "detector" / "sim-coarse-yolo11n.pt"
+    m = evaluate_on_simulation(shipped, "easy", 2, 6.0, ["ceil-sw", "shelf-fruit"], every=3)
+    assert set(m.per_class) <= {"person", "hand", "product"}
+    assert {"person", "product"} <= set(m.per_class)
+    for ap, ap50 in m.per_class.values():
+        assert 0 <= ap <= ap50 <= 1
+    assert m.instances["person"] > 0 and m.instances["product"] > 0
+    assert m.per_class["person"][1] > 0.5  # it finds the people of a store it never saw
+    yolo = m.data_yaml.parent
+    val = sorted((yolo / "images" / "val").glob("*.jpg"))
+    assert len(val) == 2 * 20 and all(p.name.startswith("easy-s2_") for p in val)
+    assert not list((yolo / "images" / "train").iterdir())
+    later = evaluate_on_simulation(
+        shipped, "easy", 2, 6.0, ["ceil-sw", "shelf-fruit"], every=3, start_s=3.0
+    )
+    window = sorted(later.data_yaml.parent.glob("images/val/*.jpg"))
+    assert len(window) == 2 * 10 and all(int(p.stem[-6:]) > 30 for p in window)
+    sims = list((trained["tmp"] / "runs" / "eval-data" / "sims").iterdir())
+    assert len(sims) == 1  # one simulation, shared by the training's test, both windows
 
 
 def test_registry_candidate_then_champion_loads_by_alias(trained):
