@@ -158,8 +158,9 @@ def video_steps(recording: StoreRecording) -> Iterator[tuple[FrameBatch, None]]:
 def noisy_steps(
     recording: StoreRecording, seed: int = 0
 ) -> Iterator[tuple[FrameBatch, Detections]]:
-    """Per capture instant: frames without pixels and the ground truth degraded like a real
-    detector's output (deterministic for `seed`; camera i uses seed * 1000 + i)."""
+    """Per capture instant: frames without pixels and the ground truth degraded as the shipped
+    detector degrades it (`synthetic_detections`: the noise model fitted to it, with each
+    camera's own clutter; deterministic for `seed`, camera i uses seed * 1000 + i)."""
     cameras = recording.camera_ids
     times = {c: recording.frame_times(c) for c in cameras}
     per_frame = []
@@ -170,7 +171,7 @@ def noisy_steps(
             )
         width, height = recording.image_size(camera)
         table = noisy_detections(
-            recording.ground_truth(camera), width, height, seed=seed * 1000 + i
+            recording.ground_truth(camera), width, height, seed=seed * 1000 + i, camera_id=camera
         )
         per_frame.append(detections_by_frame(table, camera, times[camera][0]))
     for frames, present in instants(

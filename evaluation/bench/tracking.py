@@ -40,7 +40,7 @@ from storelens.evaluation.peers.boxmot_peers import (
     unavailable_reason,
 )
 from storelens.evaluation.peers.trackers import PEER_NAMES, PEERS, supported
-from storelens.evaluation.synthetic_detections import noisy_detections
+from storelens.evaluation.synthetic_detections import FittedNoise, noisy_detections
 from storelens.evaluation.tracking_metrics import COMBINED, TrackingMetrics, evaluate_mot
 from storelens.evaluation.tuning import (
     CrossValidation,
@@ -174,9 +174,15 @@ def _accuracy_rows() -> list[BenchRow]:
         rows += mot15_rows(mot15_cross_validation(shared))
     else:
         log.warning("MOT15 rows skipped: ../shared/data/mot15-tud is absent")
+    from storelens.evaluation.noise_fit import fit_shipped_noise
+
+    # refit first, so the noise follows the detector whenever it is retrained
+    noise = fit_shipped_noise(runs_dir() / "bench" / "noise" / "shipped_detector.yaml")
     sequences, folders = [], {}
     for seed in CROWDED_SEEDS:
-        store_sequences, store_folders = _sim_sequences(_crowded_store(seed), prefix=f"s{seed}-")
+        store_sequences, store_folders = _sim_sequences(
+            _crowded_store(seed), noise, prefix=f"s{seed}-"
+        )
         sequences += store_sequences
         folders.update(store_folders)
     suite = f"tracking accuracy: simulated store, crowded ({len(CROWDED_SEEDS)} x 6 cameras)"
@@ -197,8 +203,11 @@ def _crowded_store(seed: int) -> Path:
     ).out_dir
 
 
-def _sim_sequences(sim_dir: Path, prefix: str = "") -> tuple[list[Sequence], dict[str, Path]]:
-    """One camera = one sequence, named `prefix + camera id` (unique across simulations)."""
+def _sim_sequences(
+    sim_dir: Path, noise: FittedNoise, prefix: str = ""
+) -> tuple[list[Sequence], dict[str, Path]]:
+    """One camera = one sequence, named `prefix + camera id` (unique across simulations), its
+    detections drawn from the noise model fitted to the shipped detector."""
     from storelens.datasets.recording import StoreRecording
 
     recording = StoreRecording(sim_dir)
@@ -207,7 +216,7 @@ def _sim_sequences(sim_dir: Path, prefix: str = "") -> tuple[list[Sequence], dic
         w, h = recording.image_size(cid)
         det = write_mot(
             runs_dir() / "bench" / "tracking" / "sim-det" / f"{prefix}{cid}.txt",
-            noisy_detections(recording.ground_truth(cid), w, h, seed=i),
+            noisy_detections(recording.ground_truth(cid), w, h, noise, seed=i, camera_id=cid),
             kind="det",
         )
         seq = load_sequence(recording.camera_dir(cid), det)
