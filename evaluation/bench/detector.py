@@ -125,3 +125,51 @@ def _onnx_model(path: Path):  # type: ignore[no-untyped-def]
     from ultralytics import YOLO
 
     return YOLO(str(path), task="detect")
+
+
+def latency_suite(repeats: int = LATENCY_REPEATS) -> list[BenchRow]:
+    """Latency of the shipped detector alone (no training first): torch vs onnxruntime at 320
+    and 640 px on 20 rendered 640x480 frames of the demo store."""
+    import shutil
+
+    import cv2
+
+    from storelens.configs import builtin_store
+    from storelens.datasets.sim.scenario import load_scenario
+    from storelens.datasets.sim_cache import cached_simulation
+    from storelens.models import demo_detector
+
+    root = runs_dir() / "bench" / "latency"
+    sim = cached_simulation(
+        builtin_store(),
+        load_scenario("easy").with_overrides(duration_s=4),
+        seed=0,
+        out_dir=root / "sim",
+        camera_ids=["ceil-sw"],
+        show_progress=False,
+    )
+    capture = cv2.VideoCapture(str(sim.out_dir / "cameras" / "ceil-sw" / "video.mp4"))
+    images = []
+    for k in range(20):
+        ok, frame = capture.read()
+        if not ok:
+            break
+        images.append(root / "frames" / f"{k:03d}.jpg")
+        images[-1].parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(images[-1]), frame)
+    capture.release()
+    weights = root / demo_detector().name  # exported beside a copy, never inside the package
+    shutil.copyfile(demo_detector(), weights)
+    return [
+        BenchRow(
+            f"{r.suite} (shipped)",
+            r.operation,
+            r.implementation,
+            r.size,
+            r.value,
+            r.unit,
+            r.low,
+            r.high,
+        )
+        for r in latency_rows(weights, images, (320, 640), repeats)
+    ]

@@ -38,5 +38,8 @@ def suites() -> dict[str, Suite]:
             "detector: mAP after a CPU budget, torch vs onnxruntime latency",
             detector.detector_suite,
         ),
+        "detector-latency": Suite(
+            "shipped detector: torch vs onnxruntime latency", detector.latency_suite
+        ),
         "products": Suite("product recognition: GroceryStoreDataset val", products.product_suite),
     }

@@ -10,7 +10,15 @@ from rich.table import Table
 
 console = Console()
 # the suite names, for --help without importing the suites (they live in storelens.evaluation)
-SUITES = ("core", "simulator", "tracking-accuracy", "tracking-speed", "detector", "products")
+SUITES = (
+    "core",
+    "simulator",
+    "tracking-accuracy",
+    "tracking-speed",
+    "detector",
+    "detector-latency",
+    "products",
+)
 
 
 def bench(
