@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from storelens.datasets.formats.mot import (
+    InputFormatError,
     MotTable,
     first_bad_row,
     parse_table,
@@ -38,24 +39,9 @@ from storelens.datasets.sim.writer import CAMERAS_DIR, read_jsonl
 FRAMES_CSV_COLUMNS = ("frame", "timeline_index", "camera_time", "true_time")
 
 
-class RecordingError(ValueError):
-    """A run folder's file that is not what it should be; the message names the file, the
-    line and the value (also attributes, None where they do not apply)."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        path: str | Path | None = None,
-        line: int | None = None,
-        field: str | None = None,
-        value: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.path = None if path is None else Path(path)
-        self.line = line
-        self.field = field
-        self.value = value
+class RecordingError(InputFormatError):
+    """A run folder's file that is not what it should be (`manifest.json`, `frames.csv`, a
+    camera folder); the message names the file, the line and the value."""
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,9 @@ MIN_COLUMNS, MAX_COLUMNS = 6, 10
 _BASE_COLUMNS = ("frame", "id", "bb_left", "bb_top", "bb_width", "bb_height", "conf")
 
 
-class MotFormatError(ValueError):
-    """A MOTChallenge file or `seqinfo.ini` that breaks the format. The message names the file,
-    the line, the field and the value; they are also attributes (None where they do not apply)."""
+class InputFormatError(ValueError):
+    """A file at the edge that breaks its format. The message names the file, the line, the
+    field and the value; they are also attributes (None where they do not apply)."""
 
     def __init__(
         self,
@@ -50,6 +50,10 @@ class MotFormatError(ValueError):
         self.line = line
         self.field = field
         self.value = value
+
+
+class MotFormatError(InputFormatError):
+    """A MOTChallenge file or `seqinfo.ini` that breaks the format."""
 
 
 # an error class taking (message, *, path, line, field, value), like MotFormatError
