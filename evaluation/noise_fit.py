@@ -65,8 +65,12 @@ from storelens.evaluation.synthetic_detections import (
     NoiseSource,
     Persistence,
     ScoreModel,
+    _logistic,
     noisy_detections,
     pair_iou,
+)
+from storelens.evaluation.synthetic_detections import (
+    _logit as _logit_table,
 )
 from storelens.inference.loading import SHIPPED, model_file, model_ref
 from storelens.settings import runs_dir
@@ -727,10 +731,6 @@ def _logit(p: float) -> float:
     return float(np.log(p / (1 - p)))
 
 
-def _sig(x: np.ndarray) -> np.ndarray:
-    return 1 / (1 + np.exp(-x))
-
-
 def _mobile(p: Persistence, mobility: float) -> Persistence:
     """`p` moving `mobility` times as much: resets and (1 - coefficient) scaled."""
     return Persistence(
@@ -749,8 +749,7 @@ def apply_calibration(noise: FittedNoise, knobs: dict[str, float]) -> FittedNois
     shift_mm = knobs.get("miss_after_miss", 0.0)
 
     def shifted(table: list[list[float]], delta: float) -> list[list[float]]:
-        t = np.clip(np.asarray(table), 1e-6, 1 - 1e-6)
-        return _sig(np.log(t / (1 - t)) + delta).tolist()
+        return _logistic(_logit_table(np.asarray(table)) + delta).tolist()
 
     be, ex = noise.box_error, noise.extras
     return noise.model_copy(

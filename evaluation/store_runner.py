@@ -69,20 +69,21 @@ def run_store(
     recording = StoreRecording(run_dir)
     config = tracker_config or TrackerConfig()
     cameras = recording.camera_ids
+    times = {c: recording.frame_times(c) for c in cameras}
     started = time.perf_counter()
 
     if detections == "model":
         ref = model_ref(model)
         pipeline = StorePipeline(StoreTracker(config), detector=_detector(ref))
-        steps = video_steps(recording)
+        steps = video_steps(recording, times)
         source = f"detector {ref}"
     else:
         ref = None
         pipeline = StorePipeline(StoreTracker(config))
-        steps = noisy_steps(recording, seed)
+        steps = noisy_steps(recording, seed, times)
         source = f"ground truth + synthetic detector noise (seed {seed})"
 
-    n_steps = len(np.unique(np.concatenate([recording.frame_times(c)[1] for c in cameras])))
+    n_steps = len(np.unique(np.concatenate([times[c][1] for c in cameras])))
     all_dets, all_tracks = [], []
     outputs = pipeline.run(steps)
     if progress:
@@ -128,10 +129,13 @@ def _detector(ref: str):  # type: ignore[no-untyped-def]
     return UltralyticsDetector(load_detector(ref))
 
 
-def video_steps(recording: StoreRecording) -> Iterator[tuple[FrameBatch, None]]:
-    """Decoded frames of every camera, one `FrameBatch` per capture instant (for a detector)."""
+def video_steps(
+    recording: StoreRecording, times: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+) -> Iterator[tuple[FrameBatch, None]]:
+    """Decoded frames of every camera, one `FrameBatch` per capture instant (for a detector);
+    `times` (camera → `frame_times`) when the caller has read them already."""
     cameras = recording.camera_ids
-    times = {c: recording.frame_times(c) for c in cameras}
+    times = times or {c: recording.frame_times(c) for c in cameras}
     captures = [cv2.VideoCapture(str(recording.video(c))) for c in cameras]
     try:
         for c, cap in zip(cameras, captures, strict=True):
@@ -156,13 +160,15 @@ def video_steps(recording: StoreRecording) -> Iterator[tuple[FrameBatch, None]]:
 
 
 def noisy_steps(
-    recording: StoreRecording, seed: int = 0
+    recording: StoreRecording,
+    seed: int = 0,
+    times: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Iterator[tuple[FrameBatch, Detections]]:
     """Per capture instant: frames without pixels and the ground truth degraded as the shipped
     detector degrades it (`synthetic_detections`: the noise model fitted to it, with each
     camera's own clutter; deterministic for `seed`, camera i uses seed * 1000 + i)."""
     cameras = recording.camera_ids
-    times = {c: recording.frame_times(c) for c in cameras}
+    times = times or {c: recording.frame_times(c) for c in cameras}
     per_frame = []
     for i, camera in enumerate(cameras):
         if not recording.has_ground_truth(camera):

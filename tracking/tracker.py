@@ -28,8 +28,6 @@ again, and appearance is rebuilt from the next frames.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -38,6 +36,7 @@ import numpy as np
 
 from storelens.boxes import xywh_to_xyxy, xyxy_to_xywh
 from storelens.detections import Detections
+from storelens.revision import config_hash
 from storelens.tracking.association import INFEASIBLE, Blocks, assign, blocks, gather
 from storelens.tracking.backend import ArrayBackend, get_backend
 from storelens.tracking.config import TrackerConfig
@@ -173,10 +172,6 @@ def _config_dump(config: TrackerConfig) -> dict[str, Any]:
     return config.model_dump(mode="json")
 
 
-def _config_hash(dump: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest()
-
-
 class StoreTracker:
     """Multi-camera, multi-object tracker. See the module docstring."""
 
@@ -238,7 +233,7 @@ class StoreTracker:
             "format": STATE_FORMAT,
             "version": STATE_VERSION,
             "config": dump,
-            "config_sha256": _config_hash(dump),
+            "config_sha256": config_hash(dump),
             "tracks": {name: getattr(self.tracks, name).copy() for name in _STATE_COLUMNS},
             "cameras": {
                 "names": list(self.camera_names),
@@ -291,7 +286,7 @@ class StoreTracker:
 
     def _check_config(self, saved: Any, saved_hash: Any) -> None:
         dump = _config_dump(self.config)
-        if saved == dump and saved_hash == _config_hash(dump):
+        if saved == dump and saved_hash == config_hash(dump):
             return
         if not isinstance(saved, Mapping):
             raise ValueError("StoreTracker.load_state_dict: the state has no tracker config")

@@ -58,7 +58,6 @@ def test_every_tracker_gets_the_same_budget_from_its_own_space():
         assert all(set(s) == set(space.knobs) for s in drawn[1:])
         assert all(s[k] in space.knobs[k] for s in drawn[1:] for k in s)
         assert space.draw(BUDGET, SEED) == drawn
-        assert space.size >= BUDGET
     with pytest.raises(ValueError, match="budget"):
         SPACES["sort"].draw(SPACES["sort"].size + 2)
 
