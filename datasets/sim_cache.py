@@ -1,9 +1,8 @@
 """Simulate a store unless the same simulation is already on disk: the one cache that the demo,
 training data and the benchmarks share.
 
-A simulation is the same when its store file, scenario, seed, cameras, whether products wear
-real photos (`../shared/data` present) and the storelens version are: their sha256 is written
-to `cache_key.txt` beside the output once the simulation has finished, so an interrupted run is
+A simulation is the same when its store file, scenario, seed, cameras, the product atlas and
+the storelens version are: their sha256 is written to `cache_key.txt` beside the output once the simulation has finished, so an interrupted run is
 never taken for a finished one.
 """
 
@@ -15,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storelens.datasets.sim.scenario import Scenario
-from storelens.settings import shared_data_dir
+from storelens.datasets.sim.product_atlas import atlas_sha256
 
 KEY_FILE = "cache_key.txt"
 
@@ -40,7 +39,7 @@ def simulation_key(
         "scenario": scenario.model_dump(mode="json"),
         "seed": seed,
         "cameras": camera_ids,
-        "photos": shared_data_dir() is not None,
+        "atlas": atlas_sha256(),
         "version": __version__,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()

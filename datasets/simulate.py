@@ -129,7 +129,7 @@ def simulate(
         task = progress.add_task(f"behaviour ({scen.name}, seed {seed})", total=n_frames)
         behaviour = StoreBehaviour(layout, scen, seed=seed, fps=fps)
         timeline = behaviour.run(progress=lambda done, total: progress.update(task, completed=done))
-        textures = ProductTextures(layout)
+        textures = ProductTextures(layout, scen.imaging.packaging, seed)
         _write_records(out, layout, scen, seed, fps, timeline)
         summaries: list[dict[str, Any]] = []
         if render:

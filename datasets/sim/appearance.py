@@ -3,31 +3,28 @@
 People vary in height, build, skin, hair, clothing colours and patterns (solid, stripes,
 checks), so appearance re-identification has something to learn; staff wear one uniform, as
 in a real store. Products wear real photos from GroceryStoreDataset (the SKU's
-`grocery_class` in the store file: its iconic catalogue image and some in-store photos), read
-at run time from `../shared/data/grocery-store` or `$STORELENS_SHARED_DATA`. Without that data
-the products get generated packaging (a colour, a band and the SKU printed with OpenCV's
-built-in font) and the simulator says so.
+`grocery_class` in the store file: its catalogue image and some in-store photos) out of the
+atlas that ships in the package (`product_atlas`), so every machine renders the same store;
+generated packaging (a colour, a band and the SKU printed with OpenCV's built-in font) is the
+other choice, and training data can mix the two (`Imaging.packaging`).
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 
+from storelens.datasets.sim.product_atlas import TEXTURE_SIZE, load_atlas
 from storelens.datasets.sim.scenario import Range
 from storelens.layout import StoreLayout
-from storelens.settings import shared_data_dir
 
 log = logging.getLogger(__name__)
 
-TEXTURE_SIZE = (48, 64)  # width, height of every product texture (small: warps stay cheap)
-PHOTOS_PER_SKU = 3  # in-store photos used beside the iconic image
+PACKAGING = ("photos", "generated", "mixed")
 
 SKIN_TONES = np.array(
     [[60, 80, 120], [80, 110, 160], [110, 150, 200], [140, 180, 225], [170, 200, 235]], np.uint8
@@ -100,27 +97,40 @@ def sample_person_looks(
 
 
 class ProductTextures:
-    """Texture images per SKU (real photos when available), chosen per unit deterministically."""
+    """Texture images per SKU, chosen per unit deterministically.
 
-    def __init__(self, layout: StoreLayout, grocery_root: Path | None = None) -> None:
-        root = grocery_root if grocery_root is not None else _default_grocery_root()
-        self.source = "generated"
+    `packaging`: `photos` (the SKU's GroceryStoreDataset class from the shipped atlas; a SKU
+    without one gets generated packaging), `generated` (every SKU), or `mixed` (each SKU photo
+    or generated at random by `seed`, with the generated colours drawn by `seed` too: training
+    data that does not learn one store's packaging).
+    """
+
+    def __init__(self, layout: StoreLayout, packaging: str = "photos", seed: int = 0) -> None:
+        if packaging not in PACKAGING:
+            raise ValueError(f"packaging must be one of {', '.join(PACKAGING)} (got {packaging!r})")
+        atlas = load_atlas() if packaging != "generated" else {}
+        rng = np.random.default_rng(seed)
         self.bank: dict[str, list[np.ndarray]] = {}
-        classes = _read_classes(root) if root is not None else {}
+        photos = 0
         for product in layout.catalogue:
-            images = []
-            if product.grocery_class and product.grocery_class in classes:
-                images = _load_class_images(root, classes[product.grocery_class])  # type: ignore[arg-type]
+            images = list(atlas.get(product.grocery_class or "", ()))
+            if packaging == "mixed" and rng.random() < 0.5:
+                images = []
             if images:
-                self.source = "grocery-store photos"
+                photos += 1
             else:
-                images = [_generated_texture(product.sku, product.name)]
+                colour_key = f"{product.sku}/{seed}" if packaging == "mixed" else product.sku
+                images = [_generated_texture(product.sku, product.name, colour_key)]
             self.bank[product.sku] = images
-        if self.source == "generated":
-            log.warning(
-                "GroceryStoreDataset not found (set STORELENS_SHARED_DATA): products get "
-                "generated packaging instead of real photos"
-            )
+        n = len(layout.catalogue)
+        if photos == n:
+            self.source = "grocery-store photos (package atlas)"
+        elif photos == 0:
+            self.source = "generated"
+        else:
+            self.source = f"mixed: {photos} of {n} SKUs photos"
+        if packaging == "photos" and photos < n:
+            log.warning("%d of %d SKUs have no grocery_class in the atlas: generated", n - photos, n)
 
     def for_unit(self, sku: str, unit_index: int) -> np.ndarray:
         images = self.bank[sku]
@@ -129,63 +139,9 @@ class ProductTextures:
         return images[choice % len(images)]
 
 
-def _default_grocery_root() -> Path | None:
-    shared = shared_data_dir()
-    if shared is None:
-        return None
-    root = shared / "grocery-store" / "dataset"
-    return root if (root / "classes.csv").is_file() else None
-
-
-def _read_classes(root: Path) -> dict[str, tuple[str, list[str]]]:
-    """fine class name → (iconic image path, [train photo paths])."""
-    out: dict[str, tuple[str, list[str]]] = {}
-    with open(root / "classes.csv", newline="") as fh:
-        rows = list(csv.reader(fh))[1:]
-    id_to_name = {int(r[1]): r[0] for r in rows}
-    for r in rows:
-        out[r[0]] = (r[4].lstrip("/"), [])
-    train_list = root / "train.txt"
-    if train_list.is_file():
-        for line in train_list.read_text().splitlines():
-            parts = [p.strip() for p in line.split(",")]
-            if len(parts) >= 2 and parts[1].isdigit() and int(parts[1]) in id_to_name:
-                out[id_to_name[int(parts[1])]][1].append(parts[0])
-    return out
-
-
-def _fit(image: np.ndarray) -> np.ndarray:
-    return cv2.resize(image, TEXTURE_SIZE, interpolation=cv2.INTER_AREA)
-
-
-def _load_class_images(root: Path, entry: tuple[str, list[str]]) -> list[np.ndarray]:
-    iconic, photos = entry
-    images = []
-    img = cv2.imread(str(root / iconic))
-    if img is not None:
-        images.append(_fit(_crop_to_content(img)))
-    for rel in photos[:PHOTOS_PER_SKU]:
-        photo = cv2.imread(str(root / rel))
-        if photo is not None:
-            h, w = photo.shape[:2]
-            side = int(min(h, w) * 0.7)  # the product fills the middle of an in-store photo
-            y0, x0 = (h - side) // 2, (w - side) // 2
-            images.append(_fit(photo[y0 : y0 + side, x0 : x0 + side]))
-    return images
-
-
-def _crop_to_content(image: np.ndarray) -> np.ndarray:
-    """Trim the white margin around a catalogue image."""
-    mask = (image < 235).any(axis=2)
-    ys, xs = np.nonzero(mask)
-    if len(xs) < 50:
-        return image
-    return image[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-
-
-def _generated_texture(sku: str, name: str) -> np.ndarray:
+def _generated_texture(sku: str, name: str, colour_key: str) -> np.ndarray:
     w, h = TEXTURE_SIZE
-    rng = np.random.default_rng(zlib.crc32(sku.encode()))
+    rng = np.random.default_rng(zlib.crc32(colour_key.encode()))
     img = np.empty((h, w, 3), np.uint8)
     img[:] = _random_colour(rng)
     band = _random_colour(rng)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -91,6 +91,11 @@ class Imaging(_Section):
     defocus_sigma: Range = Range(low=0.0, high=0.7)
     dropped_frame_rate: Rate = Field(0.0, description="frames a camera fails to deliver")
     clock_offset_s: Seconds = Field(0.0, description="per-camera clock offset drawn from ±this")
+    packaging: Literal["photos", "generated", "mixed"] = Field(
+        "photos",
+        description="product textures: the shipped photo atlas, generated packaging, or each SKU "
+        "either at random by seed (training data)",
+    )
 
 
 class Scenario(_Section):

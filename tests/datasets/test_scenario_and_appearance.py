@@ -4,6 +4,12 @@ import yaml
 
 from storelens.config import ConfigError
 from storelens.datasets.sim.appearance import ProductTextures, sample_person_looks
+from storelens.datasets.sim.product_atlas import (
+    PHOTOS_PER_CLASS,
+    class_entries,
+    class_tiles,
+    load_atlas,
+)
 from storelens.datasets.sim.scenario import PRESETS, Range, load_scenario
 
 
@@ -52,20 +58,54 @@ def test_person_looks_vary_and_staff_share_a_uniform():
     assert tex.shape == (16, 16, 3) and tex.dtype == np.uint8
 
 
-def test_products_wear_real_photos_when_the_data_is_there(demo_layout, shared_data):
-    textures = ProductTextures(demo_layout)
-    assert textures.source == "grocery-store photos"
-    images = textures.bank["SKU-028"]
-    assert len(images) >= 2  # the catalogue image and in-store photos
-    assert images[0].shape == (64, 48, 3) and images[0].std() > 10
-
-
-def test_without_the_data_products_are_generated_and_it_says_so(
-    demo_layout, tmp_path, monkeypatch, caplog
+def test_products_wear_the_shipped_photos_without_any_shared_data(
+    demo_layout, tmp_path, monkeypatch
 ):
+    """A fresh machine renders the store the project's machines render: the atlas is package data."""
     monkeypatch.setenv("STORELENS_SHARED_DATA", str(tmp_path / "absent"))
     textures = ProductTextures(demo_layout)
-    assert textures.source == "generated"
-    assert "generated packaging" in caplog.text
-    a, b = textures.for_unit("SKU-028", 0), textures.for_unit("SKU-029", 0)
+    assert textures.source == "grocery-store photos (package atlas)"
+    images = textures.bank["SKU-028"]
+    assert len(images) == 1 + PHOTOS_PER_CLASS  # the catalogue image and in-store photos
+    assert images[0].shape == (64, 48, 3) and images[0].std() > 10
+    assert len({t.tobytes() for t in textures.bank.values() for t in t}) > 3 * len(textures.bank)
+
+
+def test_atlas_tiles_are_the_data_sets_images(demo_layout, shared_data):
+    """Rebuilding from GroceryStoreDataset gives tile for tile the atlas in the package."""
+    root = shared_data / "grocery-store" / "dataset"
+    entries = class_entries(root)
+    atlas = load_atlas()
+    for product in demo_layout.catalogue[:5]:
+        rebuilt = class_tiles(root, entries[product.grocery_class])
+        assert [t.tobytes() for t in rebuilt] == [t.tobytes() for t in atlas[product.grocery_class]]
+
+
+def test_atlas_refuses_a_png_that_does_not_match_its_index(tmp_path, monkeypatch):
+    import storelens.datasets.sim.product_atlas as pa
+
+    (tmp_path / pa.ATLAS_INDEX.name).write_text(pa.ATLAS_INDEX.read_text())
+    (tmp_path / pa.ATLAS_PNG.name).write_bytes(pa.ATLAS_PNG.read_bytes()[:-10])
+    monkeypatch.setattr(pa, "ATLAS_PNG", tmp_path / pa.ATLAS_PNG.name)
+    monkeypatch.setattr(pa, "ATLAS_INDEX", tmp_path / pa.ATLAS_INDEX.name)
+    pa.load_atlas.cache_clear()
+    try:
+        with pytest.raises(pa.AtlasError, match="does not match the sha256"):
+            pa.load_atlas()
+    finally:
+        pa.load_atlas.cache_clear()
+
+
+def test_generated_and_mixed_packaging(demo_layout):
+    generated = ProductTextures(demo_layout, "generated")
+    assert generated.source == "generated"
+    a, b = generated.for_unit("SKU-028", 0), generated.for_unit("SKU-029", 0)
     assert a.shape == b.shape and not np.array_equal(a, b)
+    mixed = [ProductTextures(demo_layout, "mixed", seed) for seed in (0, 1)]
+    assert all(m.source.startswith("mixed: ") for m in mixed)
+    photo_skus = [{s for s, imgs in m.bank.items() if len(imgs) > 1} for m in mixed]
+    assert photo_skus[0] != photo_skus[1] and 0 < len(photo_skus[0]) < len(demo_layout.catalogue)
+    again = ProductTextures(demo_layout, "mixed", 0)
+    assert all(np.array_equal(again.bank[s][0], mixed[0].bank[s][0]) for s in again.bank)
+    with pytest.raises(ValueError, match="packaging must be one of"):
+        ProductTextures(demo_layout, "shiny")
