@@ -1,7 +1,7 @@
 """Reading a store run back: cameras, frame times, ground truth, frames.
 
 A run folder is a simulator output (`manifest.json`, `cameras/<id>/{video.mp4, frames.csv,
-seqinfo.ini, gt/gt.txt}`) or a recorded store laid out the same way with only
+seqinfo.ini, gt/gt.txt, gt/keypoints.txt}`) or a recorded store laid out the same way with only
 `cameras/<id>/video.mp4` required (times then come from `frames.csv`, else `seqinfo.ini`, else
 the video's frame rate; ground truth is optional). Exporters (YOLO, COCO), the offline runner
 and evaluations go through `StoreRecording`, so they agree on what a frame is and on the
@@ -25,6 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from storelens.datasets.formats.keypoints import KEYPOINTS_FILE, KeypointTable, read_keypoints
 from storelens.datasets.formats.mot import (
     InputFormatError,
     MotTable,
@@ -51,6 +52,7 @@ class RecordedFrame:
     split: str  # "train" | "val"
     image: np.ndarray
     boxes: MotTable
+    keypoints: KeypointTable | None = None  # this frame's person keypoints, where the run has them
 
 
 def frame_times(folder: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -230,6 +232,13 @@ class StoreRecording:
             self.camera_dir(camera_id) / "gt" / "gt.txt", kind="gt", seq_length=seq_length
         )
 
+    def has_keypoints(self, camera_id: str) -> bool:
+        return (self.camera_dir(camera_id) / "gt" / KEYPOINTS_FILE).is_file()
+
+    def keypoints(self, camera_id: str) -> KeypointTable:
+        """The camera's person keypoints (`gt/keypoints.txt`, see `formats.keypoints`)."""
+        return read_keypoints(self.camera_dir(camera_id) / "gt" / KEYPOINTS_FILE)
+
     def frame_times(self, camera_id: str) -> tuple[np.ndarray, np.ndarray]:
         """(times (F,), step keys (F,)) of the camera's frames 1..F; see `frame_times`."""
         return frame_times(self.camera_dir(camera_id))
@@ -255,9 +264,11 @@ class StoreRecording:
     def frames(
         self, every: int = 1, train_fraction: float = 0.8, cameras: list[str] | None = None
     ) -> Iterator[RecordedFrame]:
-        """Every `every`-th frame of each camera, decoded, with its boxes and split."""
+        """Every `every`-th frame of each camera, decoded, with its boxes, keypoints (where the
+        run has them) and split."""
         for cid in cameras or self.camera_ids:
             gt = self.ground_truth(cid)
+            keypoints = self.keypoints(cid) if self.has_keypoints(cid) else None
             n = read_seqinfo(self.camera_dir(cid) / "seqinfo.ini").seq_length
             split_at = int(np.floor(n * train_fraction))
             cap = cv2.VideoCapture(str(self.camera_dir(cid) / "video.mp4"))
@@ -274,6 +285,7 @@ class StoreRecording:
                         "train" if frame <= split_at else "val",
                         image,
                         gt.select(gt.frame == frame),
+                        None if keypoints is None else keypoints.select(keypoints.frame == frame),
                     )
             finally:
                 cap.release()

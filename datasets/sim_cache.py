@@ -2,8 +2,8 @@
 training data and the benchmarks share.
 
 A simulation is the same when its store file, scenario, seed, cameras, the product atlas and
-the storelens version are: their sha256 is written to `cache_key.txt` beside the output once the simulation has finished, so an interrupted run is
-never taken for a finished one.
+the storelens version are: their sha256 is written to `cache_key.txt` beside the output once
+the simulation has finished, so an interrupted run is never taken for a finished one.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from storelens.datasets.sim.scenario import Scenario
 from storelens.datasets.sim.product_atlas import atlas_sha256
+from storelens.datasets.sim.scenario import Scenario
 
 KEY_FILE = "cache_key.txt"
 

@@ -26,12 +26,20 @@ from storelens import __version__
 from storelens.datasets.sim.appearance import ProductTextures
 from storelens.datasets.sim.behaviour import StoreBehaviour, Timeline
 from storelens.datasets.sim.effects import SensorEffects
+from storelens.datasets.sim.event_frames import event_evidence, event_frames, reach_misses
 from storelens.datasets.sim.groundtruth import frame_boxes
+from storelens.datasets.sim.keypoints import (
+    WRISTS_FILE,
+    coco_joints,
+    project_keypoints,
+    write_wrists,
+)
 from storelens.datasets.sim.scenario import Scenario, load_scenario
 from storelens.datasets.sim.truth import simulator_provenance, write_truth
 from storelens.datasets.sim.views import PERSON, StoreViews
 from storelens.datasets.sim.writer import CameraRecorder, write_multicam
 from storelens.layout import StoreLayout
+from storelens.revision import Provenance
 
 PROGRESS_EVERY = 10  # frames between progress messages from a camera worker
 
@@ -74,9 +82,24 @@ def _render_camera(job: _CameraJob, queue: Any = None) -> dict[str, Any]:
             boxes = frame_boxes(view, views.objects)
             floor = np.full((len(boxes.oid), 2), np.nan)
             is_person = boxes.class_id == PERSON
-            floor[is_person] = tl.position[k, person_index[boxes.oid[is_person]]]
+            people = person_index[boxes.oid[is_person]]
+            floor[is_person] = tl.position[k, people]
+            active, body = views.bodies(k)
+            keypoints = project_keypoints(
+                coco_joints(body)[np.searchsorted(active, people)],
+                np.column_stack([views.person_oid[people], views.hand_oid[people]]),
+                views.renderers[job.camera_id],
+                view.canvas_oid,
+                view.canvas_depth,
+            )
             recorder.add(
-                image, boxes, k, float(tl.t[k]), float(tl.t[k]) + effects.clock_offset_s, floor
+                image,
+                boxes,
+                k,
+                float(tl.t[k]),
+                float(tl.t[k]) + effects.clock_offset_s,
+                floor,
+                keypoints,
             )
         if queue is not None and (k + 1) % PROGRESS_EVERY == 0:
             queue.put((job.camera_id, PROGRESS_EVERY))
@@ -130,7 +153,8 @@ def simulate(
         behaviour = StoreBehaviour(layout, scen, seed=seed, fps=fps)
         timeline = behaviour.run(progress=lambda done, total: progress.update(task, completed=done))
         textures = ProductTextures(layout, scen.imaging.packaging, seed)
-        _write_records(out, layout, scen, seed, fps, timeline)
+        provenance = simulator_provenance(layout, scen, seed, fps)
+        frames = _write_records(out, layout, scen, timeline, provenance)
         summaries: list[dict[str, Any]] = []
         if render:
             rng = np.random.default_rng(seed + 1)
@@ -163,6 +187,12 @@ def simulate(
             write_multicam(
                 out / "multicam_gt.txt", cams, {s["camera_id"]: s["person_rows"] for s in summaries}
             )
+            hand_rows = {s["camera_id"]: s["hand_rows"] for s in summaries}
+            for event, seen in zip(
+                timeline.events, event_evidence(timeline, frames, hand_rows), strict=True
+            ):
+                event["evidence"] = seen
+            write_truth(out, timeline, provenance)
     manifest = {
         "storelens_version": __version__,
         "store_id": layout.store_id,
@@ -182,6 +212,7 @@ def simulate(
         ],
         "texture_source": textures.source,
         "rendered": render,
+        "events_out_of_reach": reach_misses(frames),
         "classes": {"1": "person", "2": "hand", "3": "product"},
         "id_scheme": "person: gid; hand: 10000 + 2*gid + side; product: 100000 + unit index",
     }
@@ -215,10 +246,15 @@ def _drain(queue: Any, progress: Any, tasks: dict[str, Any], timeout: float) -> 
 
 
 def _write_records(
-    out: Path, layout: StoreLayout, scen: Scenario, seed: int, fps: float, tl: Timeline
-) -> None:
+    out: Path, layout: StoreLayout, scen: Scenario, tl: Timeline, provenance: Provenance
+) -> np.ndarray:
+    """Write the store, the scenario, the ground-truth records and the wrists; return each
+    event's timeline frames (touch, interval start, end: `event_frames`)."""
+    frames = event_frames(tl)
     (out / "store.yaml").write_text(yaml.safe_dump(layout.model_dump(mode="json"), sort_keys=False))
     (out / "scenario.yaml").write_text(
         yaml.safe_dump(scen.model_dump(mode="json"), sort_keys=False)
     )
-    write_truth(out, tl, simulator_provenance(layout, scen, seed, fps))
+    write_truth(out, tl, provenance)
+    write_wrists(out / WRISTS_FILE, tl)
+    return frames

@@ -134,3 +134,13 @@ def foot_points(xyxy: npt.ArrayLike) -> FloatArray:
     """(N,4) corners → (N,2) bottom-centre points, where a standing person touches the floor."""
     b = _as_boxes(xyxy, "xyxy")
     return np.stack([(b[:, 0] + b[:, 2]) / 2, b[:, 3]], axis=1)
+
+
+def crop_windows(xyxy: npt.ArrayLike, margin: float, width: int, height: int) -> np.ndarray:
+    """(N,4) int pixel windows `x0, y0, x1, y1` around boxes grown by `margin` of their size on
+    every side, clipped to a `width` x `height` image (the crop a top-down model sees)."""
+    b = _as_boxes(xyxy, "xyxy")
+    grow = margin * (b[:, 2:] - b[:, :2])
+    lo = np.floor(np.maximum(b[:, :2] - grow, 0))
+    hi = np.ceil(np.minimum(b[:, 2:] + grow, (width, height)))
+    return np.column_stack([lo, hi]).astype(int)

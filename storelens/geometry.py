@@ -192,6 +192,17 @@ class CameraGeometry:
             return pts
         return cv2.undistortPoints(pts[:, None, :], self.K, self.dist, P=self.K).reshape(-1, 2)
 
+    def pixel_rays(self, pixels: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """(N,2) pixels → the camera centre (3,) and unit ray directions (N,3) through them, in
+        the store frame (lens distortion undone)."""
+        self._require_pose("pixel_rays")
+        assert self.K is not None and self.R is not None
+        ideal = self.undistort_pixels(pixels)
+        homogeneous = np.column_stack([ideal, np.ones(len(ideal))])
+        cam = homogeneous @ np.linalg.inv(self.K).T
+        world = cam @ self.R  # R maps store → camera; its transpose maps back
+        return self.position, world / np.linalg.norm(world, axis=1, keepdims=True)
+
     def image_to_floor_homography(self) -> np.ndarray:
         if self.image_to_floor_H is not None:
             return self.image_to_floor_H

@@ -176,12 +176,32 @@ class LineStatus(StrEnum):
     RFID_EXIT_UNPAID = "rfid_exit_unpaid"
 
 
+class SessionLifecycle(StrEnum):
+    """Where a session is in its life, separate from what it paid: `open` (someone is inside),
+    `closed` (everyone left; attribution pending), `attributed` (a basket exists), `reviewed` /
+    `contested` (a person looked at it and agreed / disagreed). Reviews are recorded, never
+    overwritten."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+    ATTRIBUTED = "attributed"
+    REVIEWED = "reviewed"
+    CONTESTED = "contested"
+
+
 class BasketLine(_Record):
+    """`qty` units of `sku` with one payment `status`, and what decided it: the shelf events
+    (`event_ids`), POS transactions (`txn_ids`) and exit-gate tags (`epcs`, `read_ids`), with
+    attribution's `confidence` that the status is right."""
+
     sku: StableId
     qty: Quantity
     status: LineStatus
     txn_ids: list[StableId] = []
     epcs: list[str] = []
+    event_ids: list[StableId] = []
+    read_ids: list[StableId] = []
+    confidence: Confidence = 1.0
 
 
 class Basket(DerivedRecord):
@@ -239,6 +259,10 @@ class Alert(DerivedRecord):
     t: float = Field(description="when the evidence was complete (e.g. the session's exit)")
     lines: list[AlertLine] = Field(description="the SKUs and quantities concerned")
     confidence: Confidence
+    basket_id: StableId | None = Field(None, description="the basket whose lines raised it")
+    event_ids: list[StableId] = Field([], description="shelf events that saw the items taken")
+    txn_ids: list[StableId] = Field([], description="the session's POS transactions")
+    read_ids: list[StableId] = Field([], description="exit-gate reads of the items")
 
     _t = field_validator("t")(_finite_time)
 

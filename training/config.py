@@ -34,7 +34,11 @@ class SimData(BaseModel):
     duration_s: Annotated[float, Field(gt=0)] = 30.0
     cameras: list[str] | None = None
     every: Annotated[int, Field(ge=1)] = 5
-    class_set: Literal["coarse", "sku"] = "coarse"
+    class_set: Literal["coarse", "sku", "pose"] = Field(
+        "coarse",
+        description="coarse: person, hand, product boxes; sku: one class per SKU; pose: person "
+        "crops with COCO-17 keypoints (a pose model's data)",
+    )
     val_seed: int | None = Field(
         None,
         description="seed of the validation simulation that selects best.pt; None: the last "

@@ -57,6 +57,18 @@ class RunExport(NamedTuple):
     start_s: float = 0.0  # frames before this simulation time are left out
 
 
+def export_labels(sim_dir: Path, out_dir: Path, class_set: str, every: int) -> Path:
+    """A run exported as YOLO: boxes of the `coarse` or `sku` classes, or (`pose`) full-resolution
+    person crops with COCO-17 keypoints (`datasets.formats.yolo_pose`); returns `data.yaml`."""
+    if class_set == "pose":
+        from storelens.datasets.formats.yolo_pose import export_yolo_pose
+
+        return export_yolo_pose(sim_dir, out_dir, crops=True, every=every)
+    from storelens.datasets.formats.yolo import export_yolo
+
+    return export_yolo(sim_dir, out_dir, class_set=class_set, every=every)
+
+
 def _export_whole_runs(
     runs: dict[str, RunExport], out: Path, class_set: str, every: int, work: Path
 ) -> Path:
@@ -64,19 +76,18 @@ def _export_whole_runs(
     `out/{images,labels}/<split>`, named after the run it comes from; `data.yaml` is written
     last (a folder without it is incomplete and is rebuilt). A split missing from `runs` is an
     empty folder."""
-    from storelens.datasets.formats.yolo import export_yolo
-
     shutil.rmtree(out, ignore_errors=True)
     shutil.rmtree(work, ignore_errors=True)
-    names = None
+    names, extra = None, {}
     for split in ("train", "val"):
         for kind in ("images", "labels"):
             (out / kind / split).mkdir(parents=True, exist_ok=True)
     for split, run in runs.items():
         exported = yaml.safe_load(
-            export_yolo(run.sim_dir, work / split, class_set=class_set, every=every).read_text()
+            export_labels(run.sim_dir, work / split, class_set, every).read_text()
         )
         names = names or exported["names"]
+        extra = {k: v for k, v in exported.items() if k not in ("path", "train", "val", "names")}
         if exported["names"] != names:
             raise ValueError(f"{run.sim_dir}: its {class_set} classes differ from the first run's")
         fps = float(json.loads((run.sim_dir / "manifest.json").read_text())["fps"])
@@ -97,6 +108,7 @@ def _export_whole_runs(
         "train": "images/train",
         "val": "images/val",
         "names": names,
+        **extra,  # a pose set's kpt_shape and flip_idx
     }
     path = out / "data.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -106,8 +118,6 @@ def _export_whole_runs(
 def simulated_dataset(sim: SimData) -> Path:
     """Simulate the store (and the validation run) and export it as YOLO, all cached under
     `runs/train-data/<key>/`; returns `data.yaml`."""
-    from storelens.datasets.formats.yolo import export_yolo
-
     # the validation fields are left out of the key while unset: older caches stay valid
     unset = {f for f in VAL_FIELDS if getattr(sim, f) is None}
     root = runs_dir() / "train-data" / _key(sim.model_dump_json(exclude=unset))
@@ -116,7 +126,7 @@ def simulated_dataset(sim: SimData) -> Path:
         return data_yaml
     simulate_run(sim.store, sim.scenario, sim.seed, sim.duration_s, root / "sim", sim.cameras)
     if sim.val_seed is None:
-        return export_yolo(root / "sim", root / "yolo", class_set=sim.class_set, every=sim.every)
+        return export_labels(root / "sim", root / "yolo", sim.class_set, sim.every)
     simulate_run(
         sim.store,
         sim.validation_scenario,

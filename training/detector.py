@@ -1,6 +1,7 @@
 """Training a detector with ultralytics, tracked in MLflow, registered in its registry.
 
     storelens train detector --config configs/train/sim_coarse.yaml
+    storelens train pose --config configs/train/pose.yaml   (the same job on person crops)
 
 One MLflow run per job: the resolved config as params (once) and as an artifact, the data set's
 fingerprint, which images selected the checkpoint (`checkpoint_selected_on`, `selection_seed`),
@@ -112,12 +113,17 @@ def held_out_metrics(name: str, metrics: Any) -> dict[str, float]:
     for cls, (ap, ap50) in metrics.per_class.items():
         out[f"test/{name}/mAP50-95/{cls}"] = ap
         out[f"test/{name}/mAP50/{cls}"] = ap50
+    if metrics.pose_map50_95 is not None:
+        out[f"test/{name}/pose-mAP50-95"] = metrics.pose_map50_95
+        out[f"test/{name}/pose-mAP50"] = float(metrics.pose_map50 or 0.0)
     return out
 
 
 def score_held_out(config: TrainDetectorConfig, weights: Path) -> dict[str, float]:
-    """`weights` scored on every `config.test` simulation (cached; never trained or selected on)."""
+    """`weights` scored on every `config.test` simulation (cached; never trained or selected on);
+    a pose model (`sim.class_set: pose`) also gets its wrist PCK there."""
     from storelens.training.detector_eval import evaluate_on_simulation
+    from storelens.training.pose_eval import wrist_pck
 
     out: dict[str, float] = {}
     for t in config.test:
@@ -134,6 +140,10 @@ def score_held_out(config: TrainDetectorConfig, weights: Path) -> dict[str, floa
             imgsz=config.imgsz,
         )
         out.update(held_out_metrics(t.name, metrics))
+        if config.sim.class_set == "pose" and metrics.data_yaml is not None:
+            pck = wrist_pck(weights, metrics.data_yaml, imgsz=config.imgsz)
+            out[f"test/{t.name}/wrist-PCK{pck.threshold_px:g}px"] = pck.labelled
+            out[f"test/{t.name}/wrist-PCK{pck.threshold_px:g}px-visible"] = pck.visible
     return out
 
 
@@ -233,6 +243,27 @@ def train_detector(config: TrainDetectorConfig, out_dir: str | Path | None = Non
             selection["checkpoint_selected_on"],
             tests,
         )
+
+
+def train_pose(
+    config: TrainDetectorConfig, out_dir: str | Path | None = None, data: str | Path | None = None
+) -> TrainResult:
+    """`train_detector` for a top-down pose model: the simulated store as person crops
+    (`sim.class_set: pose`) or `data`, a YOLO-pose data.yaml (with `kpt_shape`), and a pose
+    model (a `*-pose.yaml` or a local pose `.pt`)."""
+    if data is not None:
+        config = config.model_copy(update={"data": str(data)})
+    if config.data is not None:
+        found = yaml.safe_load(Path(config.data).read_text()) if Path(config.data).is_file() else {}
+        if "kpt_shape" not in (found or {}):
+            raise ValueError(f"data: {config.data} has no kpt_shape (not a YOLO-pose data set)")
+    elif config.sim.class_set != "pose":
+        raise ValueError(
+            f"sim.class_set: {config.sim.class_set!r}; a pose model trains on `pose` (person crops)"
+        )
+    if config.model.endswith(".yaml") and "pose" not in Path(config.model).stem:
+        raise ValueError(f"model: {config.model!r} is not a pose model (e.g. yolo11n-pose.yaml)")
+    return train_detector(config, out_dir)
 
 
 def register_if_named(weights: Path, name: str | None) -> str | None:

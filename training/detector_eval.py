@@ -1,6 +1,9 @@
 """Detector evaluation: COCO-style mAP50-95 and mAP50, overall and per class, on a held-out split
 (ultralytics' validator, which computes the COCO metrics).
 
+A pose model (trained on `class_set: pose` crops) is scored the same way and also gets its
+keypoint mAP, which ultralytics computes with OKS and COCO's per-joint sigmas.
+
 `evaluate_on_simulation` scores a detector on a simulation it never saw — a scenario and seed
 simulated (cached) and exported whole as the `val` split:
 
@@ -29,6 +32,8 @@ class DetectorMetrics:
     per_class: dict[str, tuple[float, float]]  # name → (mAP50-95, mAP50)
     instances: dict[str, int] = field(default_factory=dict)  # name → ground-truth boxes
     data_yaml: Path | None = None
+    pose_map50_95: float | None = None  # a pose model's keypoint mAP (OKS, COCO's sigmas)
+    pose_map50: float | None = None
 
 
 def evaluate_detector(
@@ -61,6 +66,7 @@ def evaluate_detector(
     }
     counts = getattr(res, "nt_per_class", None)
     instances = {names[i]: int(n) for i, n in enumerate(counts) if n} if counts is not None else {}
+    pose = getattr(res, "pose", None)
     return DetectorMetrics(
         float(box.map),
         float(box.map50),
@@ -69,6 +75,8 @@ def evaluate_detector(
         per_class,
         instances,
         Path(data_yaml),
+        None if pose is None else float(pose.map),
+        None if pose is None else float(pose.map50),
     )
 
 

@@ -1,4 +1,8 @@
-"""Export a simulated store as COCO detection json (one file per split), images beside it.
+"""Export a simulated store as COCO json (one file per split), images beside it: detection
+(`instances_<split>.json`, every class of the class set) or, with `keypoints`, COCO-keypoints
+(`person_keypoints_<split>.json`: the person category with COCO-17 `keypoints` and `skeleton`,
+each person annotation with its 51 `keypoints` values and `num_keypoints`, from
+`gt/keypoints.txt`).
 
 Each annotation also carries `track_id` (the global identity) and `visibility`, which COCO
 tools ignore and tracking tools can use.
@@ -13,7 +17,9 @@ import cv2
 import numpy as np
 
 from storelens.datasets.formats.yolo import class_names, exportable_boxes
+from storelens.datasets.formats.yolo_pose import labelled_people
 from storelens.datasets.recording import StoreRecording
+from storelens.keypoints import COCO_KEYPOINTS, COCO_SKELETON
 
 
 def export_coco(
@@ -25,17 +31,33 @@ def export_coco(
     min_side_px: float = 4.0,
     min_visibility: float = 0.2,
     cameras: list[str] | None = None,
+    keypoints: bool = False,
 ) -> dict[str, Path]:
-    """Write `images/<split>/*.jpg` and `annotations/instances_<split>.json`; return their paths."""
+    """Write `images/<split>/*.jpg` and `annotations/instances_<split>.json` (with `keypoints`:
+    `person_keypoints_<split>.json`); return the json paths by split."""
     recording = StoreRecording(sim_dir)
     out = Path(out_dir)
-    names = class_names(recording, class_set)
+    if keypoints:
+        missing = [c for c in cameras or recording.camera_ids if not recording.has_keypoints(c)]
+        if missing:
+            raise FileNotFoundError(
+                f"{recording.path}: cameras {missing} have no gt/keypoints.txt (simulate again "
+                "with this storelens version to get keypoint ground truth)"
+            )
+        categories = [
+            {
+                "id": 1,
+                "name": "person",
+                "supercategory": "person",
+                "keypoints": list(COCO_KEYPOINTS),
+                "skeleton": COCO_SKELETON,
+            }
+        ]
+    else:
+        names = class_names(recording, class_set)
+        categories = [{"id": i + 1, "name": n} for i, n in enumerate(names)]
     docs = {
-        split: {
-            "images": [],
-            "annotations": [],
-            "categories": [{"id": i + 1, "name": n} for i, n in enumerate(names)],
-        }
+        split: {"images": [], "annotations": [], "categories": categories}
         for split in ("train", "val")
     }
     next_ann = 1
@@ -56,14 +78,12 @@ def export_coco(
                 "frame": rec.frame,
             }
         )
-        boxes = exportable_boxes(recording, rec.boxes, class_set, min_side_px, min_visibility)
-        for box, c, tid, vis in zip(
-            boxes.tlwh, boxes.class_id, boxes.track_id, boxes.visibility, strict=True
-        ):
-            doc["annotations"].append(
+        if keypoints:
+            annotations = _keypoint_annotations(rec, min_side_px, min_visibility)
+        else:
+            boxes = exportable_boxes(recording, rec.boxes, class_set, min_side_px, min_visibility)
+            annotations = [
                 {
-                    "id": next_ann,
-                    "image_id": image_id,
                     "category_id": int(c) + 1,
                     "bbox": [round(float(v), 2) for v in box],
                     "area": float(box[2] * box[3]),
@@ -71,14 +91,41 @@ def export_coco(
                     "track_id": int(tid),
                     "visibility": round(float(vis), 4),
                 }
-            )
+                for box, c, tid, vis in zip(
+                    boxes.tlwh, boxes.class_id, boxes.track_id, boxes.visibility, strict=True
+                )
+            ]
+        for ann in annotations:
+            doc["annotations"].append({"id": next_ann, "image_id": image_id, **ann})
             next_ann += 1
     paths = {}
     (out / "annotations").mkdir(parents=True, exist_ok=True)
+    stem = "person_keypoints" if keypoints else "instances"
     for split, doc in docs.items():
-        path = out / "annotations" / f"instances_{split}.json"
+        path = out / "annotations" / f"{stem}_{split}.json"
         path.write_text(json.dumps(doc))
         paths[split] = path
     if not np.all([len(d["images"]) for d in docs.values()]):
         raise ValueError("export_coco: a split has no images; lower `every` or simulate longer")
     return paths
+
+
+def _keypoint_annotations(rec, min_side_px: float, min_visibility: float) -> list[dict]:
+    """COCO-keypoints annotations of a frame's labelled people."""
+    visibility = dict(zip(rec.boxes.track_id.tolist(), rec.boxes.visibility.tolist(), strict=True))
+    ids, tlwh, kps = labelled_people(rec.boxes, rec.keypoints, min_side_px, min_visibility)
+    return [
+        {
+            "category_id": 1,
+            "bbox": [round(float(v), 2) for v in box],
+            "area": float(box[2] * box[3]),
+            "iscrowd": 0,
+            "keypoints": [
+                round(float(v), 2) if j % 3 < 2 else int(v) for j, v in enumerate(kp.ravel())
+            ],
+            "num_keypoints": int((kp[:, 2] > 0).sum()),
+            "track_id": int(tid),
+            "visibility": round(visibility[int(tid)], 4),
+        }
+        for tid, box, kp in zip(ids, tlwh, kps, strict=True)
+    ]

@@ -130,7 +130,9 @@ class ProductTextures:
         else:
             self.source = f"mixed: {photos} of {n} SKUs photos"
         if packaging == "photos" and photos < n:
-            log.warning("%d of %d SKUs have no grocery_class in the atlas: generated", n - photos, n)
+            log.warning(
+                "%d of %d SKUs have no grocery_class in the atlas: generated", n - photos, n
+            )
 
     def for_unit(self, sku: str, unit_index: int) -> np.ndarray:
         images = self.bank[sku]

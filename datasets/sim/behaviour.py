@@ -28,6 +28,7 @@ from storelens.layout import StoreLayout
 SHOPPER, STAFF = 0, 1
 ARRIVE_M = 0.2  # a walk ends this close to its target
 STUCK_S = 12.0  # a walk that makes no progress for this long gives up where it is
+HAND_SIDES = ("left", "right")  # hand index 0, 1: the person's own left and right
 REACHABLE_M = 0.8  # a shelf action only happens this close to the facing's stand point
 AGENT_RADIUS_M = 0.22
 QUEUE_SPACING_M = 0.75
@@ -106,6 +107,7 @@ class Timeline:
     unit_epc: np.ndarray
     unit_ids: np.ndarray
     events: list[dict[str, Any]]
+    event_actor: np.ndarray  # (E,3) int: person index, hand (0 left, 1 right), facing per event
     staff_events: list[dict[str, Any]]
     pos: list[dict[str, Any]]
     rfid: list[dict[str, Any]]
@@ -165,6 +167,7 @@ class StoreBehaviour:
             exit_id=self._entrance("out").entrance_id,
         )
         self.events: list[dict[str, Any]] = []
+        self.event_actors: list[tuple[int, int, int]] = []
         self.staff_events: list[dict[str, Any]] = []
         self.persons: list[Person] = []
         self.parties: list[Party] = []
@@ -336,6 +339,7 @@ class StoreBehaviour:
             unit_epc=self.stock.epc,
             unit_ids=self.stock.unit_id,
             events=self.events,
+            event_actor=np.array(self.event_actors, np.int64).reshape(-1, 3),
             staff_events=self.staff_events,
             pos=self.ledger.pos,
             rfid=self.ledger.rfid,
@@ -491,7 +495,7 @@ class StoreBehaviour:
             if unit >= 0:
                 self.stock.to_hand(unit, person.index, hands[0])
                 person.held[hands[0]] = unit
-                self._event("pick", person, unit, facing, now)
+                self._event("pick", person, unit, facing, now, hands[0])
 
         return self._reach(person, hands, facing, now, 0.7, take)
 
@@ -548,7 +552,7 @@ class StoreBehaviour:
         def release() -> None:
             if self.stock.place(unit, facing):
                 person.held[hand] = -1
-                self._event("put_back", person, unit, facing, now)
+                self._event("put_back", person, unit, facing, now, hand)
             else:  # the facing is full: keep the item after all
                 self._do_stow(person, ("stow",), now, False, dt)
 
@@ -662,7 +666,10 @@ class StoreBehaviour:
         person.gone = True
 
     # ---------------------------------------------------------------- records
-    def _event(self, kind: str, person: Person, unit: int, facing: int, now: float) -> None:
+    def _event(
+        self, kind: str, person: Person, unit: int, facing: int, now: float, hand: int
+    ) -> None:
+        self.event_actors.append((person.index, hand, facing))
         self.events.append(
             {
                 "event_id": f"{self.layout.store_id}-e{len(self.events) + 1:05d}",
@@ -679,5 +686,6 @@ class StoreBehaviour:
                 if person.role == SHOPPER
                 else None,
                 "misplaced": bool(kind == "put_back" and self.stock.home[unit] != facing),
+                "hand": HAND_SIDES[hand],
             }
         )

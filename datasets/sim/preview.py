@@ -1,5 +1,5 @@
 """A contact sheet of a simulated store: frames of every camera at a few instants with the
-ground truth drawn on them (people with their ids, hands, products), to look at."""
+ground truth drawn on them (people with their ids and skeletons, hands, products), to look at."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from storelens.datasets.formats.keypoints import KEYPOINTS_FILE, KeypointTable, read_keypoints
 from storelens.datasets.formats.mot import read_mot
 from storelens.datasets.sim.views import HAND, PERSON, PRODUCT
 from storelens.datasets.sim.writer import CAMERAS_DIR
-from storelens.drawing import put_label
+from storelens.drawing import draw_skeleton, put_label
 
 COLOURS = {PERSON: (60, 220, 60), HAND: (0, 220, 255), PRODUCT: (255, 140, 40)}
+SKELETON_COLOUR = (255, 80, 220)
 
 
 def _frames(video: Path, wanted: list[int]) -> dict[int, np.ndarray]:
@@ -31,7 +33,13 @@ def _frames(video: Path, wanted: list[int]) -> dict[int, np.ndarray]:
     return out
 
 
-def draw_ground_truth(frame: np.ndarray, gt, frame_no: int, products: bool = True) -> np.ndarray:
+def draw_ground_truth(
+    frame: np.ndarray,
+    gt,
+    frame_no: int,
+    products: bool = True,
+    keypoints: KeypointTable | None = None,
+) -> np.ndarray:
     img = frame.copy()
     rows = gt.select(gt.frame == frame_no)
     order = np.argsort(-rows.class_id)  # products first, people on top
@@ -45,6 +53,8 @@ def draw_ground_truth(frame: np.ndarray, gt, frame_no: int, products: bool = Tru
         if cls == PERSON:
             label = f"{int(rows.track_id[i])} v{rows.visibility[i]:.2f}"
             put_label(img, label, (p0[0], max(10, p0[1] - 3)), COLOURS[PERSON], 0.4)
+    if keypoints is not None:
+        draw_skeleton(img, keypoints.keypoints[keypoints.frame == frame_no], SKELETON_COLOUR)
     return img
 
 
@@ -62,13 +72,15 @@ def contact_sheet(
     rows = []
     for cam in cams:
         gt = read_mot(cam / "gt" / "gt.txt")
+        kp_file = cam / "gt" / KEYPOINTS_FILE
+        keypoints = read_keypoints(kp_file) if kp_file.is_file() else None
         n = int(gt.frame.max()) if len(gt) else 1
         wanted = [max(1, int(round(n * f))) for f in np.linspace(0.25, 0.85, instants)]
         frames = _frames(cam / "video.mp4", wanted)
         tiles = []
         for f in wanted:
             img = (
-                draw_ground_truth(frames[f], gt, f)
+                draw_ground_truth(frames[f], gt, f, keypoints=keypoints)
                 if f in frames
                 else np.zeros((480, 640, 3), np.uint8)
             )

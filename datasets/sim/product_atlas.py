@@ -42,7 +42,7 @@ class AtlasError(RuntimeError):
 
 
 def class_entries(root: Path) -> dict[str, tuple[str, list[str]]]:
-    """fine class name → (catalogue image path, [training photo paths]) from the data set's lists."""
+    """fine class name → (catalogue image path, [training photo paths]), from the lists."""
     out: dict[str, tuple[str, list[str]]] = {}
     with open(root / "classes.csv", newline="") as fh:
         rows = list(csv.reader(fh))[1:]

@@ -14,6 +14,12 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from storelens.datasets.sim.body import (
+    HAND_RADIUS_M,
+    HEAD_RADIUS_PER_HEIGHT,
+    TORSO_PER_HEIGHT,
+    BodyFrame,
+)
 from storelens.datasets.sim.stock import ON_SHELF, Facings
 from storelens.layout import StoreLayout
 
@@ -28,7 +34,6 @@ CUBOID_FACES = np.array(
 FACE_SHADE = np.array([0.78, 0.86, 0.92, 0.72, 0.55, 1.0])  # light from above and slightly front
 WOOD = np.array([90, 140, 185], float)  # BGR
 METAL = np.array([170, 170, 165], float)
-ARM_LENGTH_PER_HEIGHT = 0.44
 BASKET = np.array([170, 90, 30], float)
 
 
@@ -200,49 +205,6 @@ def _textured_units(
 
 
 # ------------------------------------------------------------------ people
-@dataclass(frozen=True)
-class BodyFrame:
-    """Where each body part of P people is, (P,·) arrays in the store frame."""
-
-    shoulder: np.ndarray  # (P,2,3) left, right
-    hand: np.ndarray  # (P,2,3)
-
-
-def body_frames(
-    position: np.ndarray,
-    heading: np.ndarray,
-    height: np.ndarray,
-    shoulder_w: np.ndarray,
-    hand_target: np.ndarray,
-    hand_ext: np.ndarray,
-) -> BodyFrame:
-    """Shoulders and hands of P people from their floor position, heading and arm state."""
-    fwd = np.stack([np.cos(heading), np.sin(heading), np.zeros_like(heading)], axis=1)
-    left = np.stack([-np.sin(heading), np.cos(heading), np.zeros_like(heading)], axis=1)
-    base = np.column_stack([position, np.zeros(len(position))])
-    side = np.array([1.0, -1.0])  # hand 0 = left, 1 = right
-    shoulder = (
-        base[:, None, :]
-        + (0.81 * height)[:, None, None] * np.array([0, 0, 1.0])
-        + (shoulder_w / 2 + 0.03)[:, None, None] * side[None, :, None] * left[:, None, :]
-    )
-    rest = (
-        shoulder + (0.36 * height)[:, None, None] * np.array([0, 0, -1.0]) + 0.06 * fwd[:, None, :]
-    )
-    chest = (base + (0.62 * height)[:, None] * np.array([0, 0, 1.0]) + 0.32 * fwd)[
-        :, None, :
-    ] + 0.06 * side[None, :, None] * left[:, None, :]
-    ext = hand_ext[..., None]
-    reaching = rest + np.clip(ext, 0, 1) * (hand_target - rest)
-    hand = np.where(ext < 0, chest, reaching)
-    # an arm is only so long: a target out of reach is reached towards, not touched
-    arm = hand - shoulder
-    length = np.linalg.norm(arm, axis=2, keepdims=True)
-    max_len = (ARM_LENGTH_PER_HEIGHT * height)[:, None, None]
-    hand = shoulder + arm * np.minimum(1.0, max_len / np.maximum(length, 1e-9))
-    return BodyFrame(shoulder=shoulder, hand=hand)
-
-
 def _limb(start: np.ndarray, end: np.ndarray, thickness: float) -> np.ndarray:
     """(N,3),(N,3) → (N,3,3) half-axes of a cuboid running from start to end."""
     axis = end - start
@@ -256,7 +218,6 @@ def _limb(start: np.ndarray, end: np.ndarray, thickness: float) -> np.ndarray:
 
 
 def people(
-    position: np.ndarray,
     heading: np.ndarray,
     looks: list,
     person_oid: np.ndarray,
@@ -264,8 +225,9 @@ def people(
     body: BodyFrame,
     basket: np.ndarray,
 ) -> Primitives:
-    """Legs, torso, arms (cuboids), head, hair and hands (spheres), baskets for P people."""
-    P = len(position)
+    """Thighs, shins, torso, upper arms and forearms (cuboids), head, hair and hands (spheres),
+    baskets for P people posed as `body` says."""
+    P = len(heading)
     if P == 0:
         return Primitives()
     height = np.array([lk.height_m for lk in looks])
@@ -274,42 +236,41 @@ def people(
     fwd = np.stack([np.cos(heading), np.sin(heading), np.zeros(P)], axis=1)
     left = np.stack([-np.sin(heading), np.cos(heading), np.zeros(P)], axis=1)
     up = np.array([0, 0, 1.0])
-    base = np.column_stack([position, np.zeros(P)])
 
-    def oriented(
-        centre: np.ndarray, half_w: np.ndarray, half_d: np.ndarray, half_h: np.ndarray
-    ) -> np.ndarray:
-        axes = np.stack(
-            [fwd * half_d[:, None], left * half_w[:, None], up[None] * half_h[:, None]], axis=1
+    def limbs(segments: list[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
+        return np.concatenate(
+            [cuboid_corners((a + b) / 2, _limb(a, b, thick)) for a, b, thick in segments]
         )
-        return cuboid_corners(centre, axes)
 
-    leg_h = 0.47 * height
-    legs = [
-        oriented(
-            base + s * left * (width * 0.22)[:, None] + up * (leg_h / 2)[:, None],
-            np.full(P, 0.075),
-            np.full(P, 0.08),
-            leg_h / 2,
-        )
-        for s in (1, -1)
-    ]
-    torso_h = 0.36 * height
-    torso = oriented(base + up * (leg_h + torso_h / 2)[:, None], width / 2, depth / 2, torso_h / 2)
-    arms = [
-        cuboid_corners(
-            (body.shoulder[:, h] + body.hand[:, h]) / 2,
-            _limb(body.shoulder[:, h], body.hand[:, h], 0.09),
-        )
-        for h in (0, 1)
-    ]
+    thigh_top = body.hip + (body.pelvis - body.hip.mean(axis=1))[:, None]  # at the pelvis
+    legs = limbs(
+        [(thigh_top[:, s], body.knee[:, s], 0.15) for s in (0, 1)]
+        + [(body.knee[:, s], body.foot[:, s], 0.14) for s in (0, 1)]
+    )
+    torso_h = TORSO_PER_HEIGHT * height
+    axis, forward = body.torso_axis, body.torso_forward
+    torso = cuboid_corners(
+        body.pelvis + axis * (torso_h / 2)[:, None],
+        np.stack(
+            [
+                forward * (depth / 2)[:, None],
+                left * (width / 2)[:, None],
+                axis * (torso_h / 2)[:, None],
+            ],
+            axis=1,
+        ),
+    )
+    arms = limbs(
+        [(body.shoulder[:, s], body.elbow[:, s], 0.09) for s in (0, 1)]
+        + [(body.elbow[:, s], body.hand[:, s], 0.075) for s in (0, 1)]
+    )
     trousers = np.array([lk.trousers for lk in looks], float)
     shirt = np.array([lk.shirt for lk in looks], float)
     textures = [lk.shirt_texture() for lk in looks]
     torso_tex = np.full((P, 6), -1, np.int32)
     torso_tex[:, :4] = np.arange(P)[:, None]  # the four vertical faces wear the shirt pattern
     parts = [
-        flat(np.concatenate(legs), np.concatenate([trousers, trousers]), np.tile(person_oid, 2)),
+        flat(legs, np.concatenate([trousers] * 4), np.tile(person_oid, 4)),
         Primitives(
             corners=torso,
             cuboid_oid=person_oid.astype(np.int32),
@@ -317,7 +278,7 @@ def people(
             face_texture=torso_tex,
             textures=textures,
         ),
-        flat(np.concatenate(arms), np.concatenate([shirt, shirt]), np.tile(person_oid, 2)),
+        flat(arms, np.concatenate([shirt] * 4), np.tile(person_oid, 4)),
     ]
     if basket.any():
         b = np.flatnonzero(basket)
@@ -326,14 +287,14 @@ def people(
             [fwd[b] * 0.14, left[b] * 0.2, np.broadcast_to(up * 0.1, (len(b), 3))], axis=1
         )
         parts.append(flat(cuboid_corners(hang, axes), BASKET, 0))
-    head_r = 0.105 * height / 1.75
-    head_c = base + up * (height - head_r)[:, None]
-    hair_c = head_c + up * (0.25 * head_r)[:, None] - fwd * (0.2 * head_r)[:, None]
+    head_r = HEAD_RADIUS_PER_HEIGHT * height
+    head_c = body.head
+    hair_c = head_c + axis * (0.25 * head_r)[:, None] - forward * (0.2 * head_r)[:, None]
     skin = np.array([lk.skin for lk in looks], float)
     hair = np.array([lk.hair for lk in looks], float)
     spheres = Primitives(
         sphere_centre=np.concatenate([head_c, hair_c, body.hand[:, 0], body.hand[:, 1]]),
-        sphere_radius=np.concatenate([head_r, head_r * 0.97, np.full(2 * P, 0.05)]),
+        sphere_radius=np.concatenate([head_r, head_r * 0.97, np.full(2 * P, HAND_RADIUS_M)]),
         sphere_colour=np.concatenate([skin, hair, skin, skin]),
         sphere_oid=np.concatenate([person_oid, person_oid, hand_oid[:, 0], hand_oid[:, 1]]),
     )

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from storelens import __version__
+from storelens.datasets.sim.event_frames import with_intervals
 from storelens.datasets.sim.writer import read_records, validate_records, write_records
 from storelens.layout import StableId, StoreLayout
 from storelens.records import (
@@ -66,18 +67,29 @@ class _Truth(BaseModel):
 
 class TruthShelfEvent(ShelfEvent):
     """A pick or put-back as it happened: the unit, the facing's level and slot, the session,
-    and whether a put-back left the unit on another facing than its home (`misplaced`)."""
+    whether a put-back left the unit on another facing than its home (`misplaced`), the hand,
+    and the interval its hand was in the shelf volume around the touch at `t`
+    (`t_start` <= `t` <= `t_end`; `event_frames`). `evidence` holds, per rendered camera, the
+    frames of the interval in which that hand is visible."""
 
     unit_id: StableId
     level: Index
     slot: Index
     session_id: StableId | None = Field(description="None for someone outside every session")
     misplaced: bool
+    hand: Literal["left", "right"]
+    t_start: float = Field(allow_inf_nan=False)
+    t_end: float = Field(allow_inf_nan=False)
 
     @model_validator(mode="after")
-    def _misplaced_put_back(self) -> TruthShelfEvent:
+    def _consistent(self) -> TruthShelfEvent:
         if self.misplaced and self.kind != EventKind.PUT_BACK:
             raise ValueError(f"misplaced: only a put_back can misplace a unit, not a {self.kind}")
+        if not self.t_start <= self.t <= self.t_end:
+            raise ValueError(
+                f"t_start {self.t_start} <= t {self.t} <= t_end {self.t_end} does not hold: "
+                "the touch lies inside the hand's interval in the shelf volume"
+            )
         return self
 
 
@@ -221,7 +233,7 @@ def simulator_provenance(
 def truth_rows(tl: Timeline) -> dict[str, list[dict[str, Any]]]:
     """Each file's rows, in the order they are written (POS and RFID by time, then id)."""
     return {
-        "events.jsonl": tl.events,
+        "events.jsonl": with_intervals(tl),
         "staff_events.jsonl": tl.staff_events,
         "pos.jsonl": sorted(tl.pos, key=lambda r: (r["t"], r["txn_id"])),
         "rfid.jsonl": sorted(tl.rfid, key=lambda r: (r["t"], r["read_id"])),

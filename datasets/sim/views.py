@@ -14,10 +14,10 @@ import numpy as np
 
 from storelens.datasets.sim.appearance import ProductTextures
 from storelens.datasets.sim.behaviour import Timeline
+from storelens.datasets.sim.body import BodyFrame, body_frames
 from storelens.datasets.sim.render import CameraRenderer, Layers
 from storelens.datasets.sim.scene import (
     Primitives,
-    body_frames,
     floor_texture,
     held_units,
     people,
@@ -48,6 +48,8 @@ class View:
     oid: np.ndarray  # (H,W) int32
     visible_px: np.ndarray  # (n_objects + 1,) canvas pixels seen, inside the image
     area_px: np.ndarray  # (n_objects + 1,) unoccluded canvas area (0: not in this view)
+    canvas_oid: np.ndarray  # (h,w) int32 object ids on the undistorted canvas
+    canvas_depth: np.ndarray  # (h,w) float32 depth along the optical axis there
 
 
 class StoreViews:
@@ -99,6 +101,7 @@ class StoreViews:
         self.floor_image = floor_texture(layout, self.floor_px_per_m)
         self._floor: dict[str, Layers] = {}
         self._static: dict[str, tuple[bytes, Layers, dict[int, int]]] = {}
+        self._bodies: tuple[int, np.ndarray, BodyFrame] | None = None
 
     def _static_layers(self, cid: str, k: int) -> tuple[Layers, dict[int, int]]:
         tl = self.timeline
@@ -127,26 +130,33 @@ class StoreViews:
         self._static[cid] = (key, layers, areas)
         return layers, areas
 
-    def dynamic_primitives(self, k: int) -> Primitives:
-        """People, their hands, what they hold and their baskets at frame k."""
+    def bodies(self, k: int) -> tuple[np.ndarray, BodyFrame]:
+        """The people present at frame k (timeline person indices) and their joints."""
+        if self._bodies is not None and self._bodies[0] == k:
+            return self._bodies[1], self._bodies[2]
         tl = self.timeline
         active = np.flatnonzero(tl.active[k])
-        if len(active) == 0:
-            return Primitives()
         looks = [tl.persons[i].look for i in active]
-        height = np.array([lk.height_m for lk in looks])
-        shoulder = np.array([lk.shoulder_m for lk in looks])
         body = body_frames(
             tl.position[k, active],
             tl.heading[k, active],
-            height,
-            shoulder,
+            np.array([lk.height_m for lk in looks]),
+            np.array([lk.shoulder_m for lk in looks]),
             tl.hand_target[k, active],
             tl.hand_ext[k, active],
         )
+        self._bodies = (k, active, body)
+        return active, body
+
+    def dynamic_primitives(self, k: int) -> Primitives:
+        """People, their hands, what they hold and their baskets at frame k."""
+        tl = self.timeline
+        active, body = self.bodies(k)
+        if len(active) == 0:
+            return Primitives()
+        looks = [tl.persons[i].look for i in active]
         parts = [
             people(
-                tl.position[k, active],
                 tl.heading[k, active],
                 looks,
                 self.person_oid[active],
@@ -188,4 +198,11 @@ class StoreViews:
         for oid, a in renderer.solo_areas(solo).items():
             area[oid] = a
         image, oid_out = renderer.to_output(layers)
-        return View(image=image, oid=oid_out, visible_px=visible, area_px=area)
+        return View(
+            image=image,
+            oid=oid_out,
+            visible_px=visible,
+            area_px=area,
+            canvas_oid=layers.oid,
+            canvas_depth=layers.depth,
+        )

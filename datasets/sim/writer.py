@@ -13,7 +13,9 @@ Layout of an output folder:
     events.jsonl  staff_events.jsonl  pos.jsonl  rfid.jsonl  sessions.jsonl  identities.jsonl
     units.jsonl (unit index → unit id, SKU, EPC; product box ids are 100000 + index)
     multicam_gt.txt       camera_index person_id frame left top width height floor_x floor_y
+    wrists_3d.csv         timeline_index t id side x y z (store frame, metres)
     cameras/<camera_id>/video.mp4  frames.csv  seqinfo.ini  gt/gt.txt
+                        gt/keypoints.txt (frame, id, 17 x `x, y, v`: `keypoints`)
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
+from storelens.datasets.formats.keypoints import KEYPOINTS_FILE, keypoint_rows, write_keypoints
 from storelens.datasets.formats.mot import MotTable, SeqInfo, write_mot, write_seqinfo
 from storelens.datasets.sim.groundtruth import FrameBoxes
+from storelens.detections import HAND
 
 CAMERAS_DIR = "cameras"
 M = TypeVar("M", bound=BaseModel)
@@ -100,6 +104,8 @@ class CameraRecorder:
         self.frames: list[tuple[int, int, float, float]] = []
         self.boxes: list[MotTable] = []
         self.person_rows: list[np.ndarray] = []
+        self.keypoint_rows: list[np.ndarray] = []
+        self.hand_rows: list[np.ndarray] = []  # hand id, frame, timeline index of each hand box
 
     def add(
         self,
@@ -109,8 +115,10 @@ class CameraRecorder:
         true_t: float,
         camera_t: float,
         person_floor_xy: np.ndarray,
+        person_keypoints: np.ndarray,
     ) -> None:
-        """`person_floor_xy` (N,2): floor position of each box (NaN for non-people)."""
+        """`person_floor_xy` (N,2): floor position of each box (NaN for non-people);
+        `person_keypoints` (n_people,17,3): `x, y, v` of each person box, in box order."""
         self.video.write(image)
         frame = len(self.frames) + 1
         self.frames.append((frame, timeline_index, camera_t, true_t))
@@ -126,6 +134,17 @@ class CameraRecorder:
             )
         )
         people = np.isfinite(person_floor_xy[:, 0])
+        self.keypoint_rows.append(keypoint_rows(frame, boxes.global_id[people], person_keypoints))
+        hands = boxes.class_id == HAND
+        self.hand_rows.append(
+            np.column_stack(
+                [
+                    boxes.global_id[hands],
+                    np.full(hands.sum(), frame),
+                    np.full(hands.sum(), timeline_index),
+                ]
+            )
+        )
         if people.any():
             self.person_rows.append(
                 np.column_stack(
@@ -159,8 +178,15 @@ class CameraRecorder:
                 height=self.size[1],
             ),
         )
+        write_keypoints(self.dir / "gt" / KEYPOINTS_FILE, self.keypoint_rows)
         rows = np.concatenate(self.person_rows) if self.person_rows else np.zeros((0, 8))
-        return {"camera_id": self.camera_id, "frames": len(self.frames), "person_rows": rows}
+        hands = np.concatenate(self.hand_rows) if self.hand_rows else np.zeros((0, 3))
+        return {
+            "camera_id": self.camera_id,
+            "frames": len(self.frames),
+            "person_rows": rows,
+            "hand_rows": hands.astype(np.int64),
+        }
 
 
 def write_multicam(

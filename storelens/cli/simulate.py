@@ -82,16 +82,47 @@ def export_yolo(
     console.print(f"[green]YOLO data set[/]: {path}")
 
 
+@dataset_app.command("export-yolo-pose")
+def export_yolo_pose(
+    sim_dir: Path = typer.Argument(..., help="a `storelens simulate` output folder"),
+    out: Path = typer.Option(..., help="data set folder (data.yaml is written there)"),
+    crops: bool = typer.Option(
+        True, "--crops/--frames", help="one image per person crop (top-down) or whole frames"
+    ),
+    every: int = typer.Option(5, min=1, help="keep every n-th frame of each camera"),
+    min_crop_px: float = typer.Option(48.0, min=1, help="smallest person height given a crop"),
+    train_fraction: float = typer.Option(
+        0.8, min=0.05, max=0.95, help="first share of time → train"
+    ),
+) -> None:
+    """A YOLO-pose data set of people with COCO-17 keypoints (kpt_shape, flip_idx), by time."""
+    from storelens.datasets.formats.yolo_pose import export_yolo_pose as run
+
+    with user_errors():
+        path = run(
+            sim_dir,
+            out,
+            crops=crops,
+            every=every,
+            min_crop_px=min_crop_px,
+            train_fraction=train_fraction,
+        )
+    console.print(f"[green]YOLO-pose data set[/]: {path}")
+
+
 @dataset_app.command("export-coco")
 def export_coco(
     sim_dir: Path = typer.Argument(..., help="a `storelens simulate` output folder"),
     out: Path = typer.Option(..., help="output folder"),
     class_set: str = typer.Option("coarse", help="coarse (person, hand, product) or sku"),
     every: int = typer.Option(5, min=1, help="keep every n-th frame of each camera"),
+    keypoints: bool = typer.Option(
+        False, "--keypoints", help="COCO-keypoints (person_keypoints_<split>.json) instead"
+    ),
 ) -> None:
     """COCO json per split (with track ids and visibility), images beside it."""
     from storelens.datasets.formats.coco import export_coco as run
 
     with user_errors():
-        paths = run(sim_dir, out, class_set=class_set, every=every)
+        paths = run(sim_dir, out, class_set=class_set, every=every, keypoints=keypoints)
     console.print(f"[green]COCO[/]: {', '.join(str(p) for p in paths.values())}")

@@ -33,6 +33,10 @@ def train_detector(
 
     with user_errors():
         result = run(load_train_config(config), out)
+    _print_trained(result)
+
+
+def _print_trained(result) -> None:  # type: ignore[no-untyped-def]
     table = Table(title=f"trained: MLflow run {result.run_id}")
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -45,6 +49,23 @@ def train_detector(
             f"registered: models:/{result.model_name}/{result.version} (alias candidate); "
             f"promote with `storelens models promote {result.model_name} {result.version}`"
         )
+
+
+@train_app.command("pose")
+def train_pose(
+    config: Path = typer.Option(..., help="training config, e.g. configs/train/pose.yaml"),
+    out: Path = typer.Option(None, help="ultralytics output folder (default: runs/train/pose)"),
+    data: Path = typer.Option(
+        None, help="a YOLO-pose data.yaml (kpt_shape [17, 3]) instead of the simulated store"
+    ),
+) -> None:
+    """Train a top-down YOLO-pose model on person crops; MLflow run, registry, as `detector`."""
+    from storelens.training.config import load_train_config
+    from storelens.training.detector import train_pose as run
+
+    with user_errors():
+        result = run(load_train_config(config), out, data)
+    _print_trained(result)
 
 
 @train_app.command("tune")
@@ -93,6 +114,37 @@ def eval_detector(
     table.add_row("all", f"{m.map50_95:.4f}", f"{m.map50:.4f}")
     for name, (ap, ap50) in m.per_class.items():
         table.add_row(name, f"{ap:.4f}", f"{ap50:.4f}")
+    console.print(table)
+
+
+def eval_pose(
+    model: str = typer.Option(..., help="pose weights file or models:/NAME@champion"),
+    data: Path = typer.Option(None, help="a YOLO-pose data.yaml of person crops"),
+    scenario: str = typer.Option(None, help="or: simulate this scenario (preset or file)"),
+    seed: int = typer.Option(2, help="the simulation's seed (one the model never saw)"),
+    duration: float = typer.Option(30.0, help="seconds simulated"),
+    imgsz: int = typer.Option(160, help="the crop size the model was trained at"),
+    threshold: float = typer.Option(10.0, help="wrist PCK threshold, pixels"),
+) -> None:
+    """Keypoint mAP (OKS) and wrist PCK of a top-down pose model on person crops."""
+    from storelens.training.data import simulated_eval_dataset
+    from storelens.training.pose_eval import evaluate_pose
+
+    with user_errors():
+        if (data is None) == (scenario is None):
+            raise ValueError("give either --data (a data.yaml) or --scenario (a simulation)")
+        data_yaml = data or simulated_eval_dataset(scenario, seed, duration, class_set="pose")
+        m = evaluate_pose(model, data_yaml, imgsz=imgsz, threshold_px=threshold)
+    w = m.wrists
+    table = Table(title=f"pose {model} on {data_yaml} ({w.crops} person crops)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_row("keypoint mAP50-95 (OKS)", f"{m.oks_map50_95:.3f}")
+    table.add_row("keypoint mAP50 (OKS)", f"{m.oks_map50:.3f}")
+    table.add_row("person box mAP50-95", f"{m.box_map50_95:.3f}")
+    table.add_row(f"wrist PCK@{w.threshold_px:g}px, labelled ({w.n_labelled})", f"{w.labelled:.3f}")
+    table.add_row(f"wrist PCK@{w.threshold_px:g}px, visible ({w.n_visible})", f"{w.visible:.3f}")
+    table.add_row("median wrist error, px", f"{w.median_error_px:.1f}")
     console.print(table)
 
 

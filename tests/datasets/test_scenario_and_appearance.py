@@ -61,7 +61,8 @@ def test_person_looks_vary_and_staff_share_a_uniform():
 def test_products_wear_the_shipped_photos_without_any_shared_data(
     demo_layout, tmp_path, monkeypatch
 ):
-    """A fresh machine renders the store the project's machines render: the atlas is package data."""
+    """A fresh machine renders the store the project's machines render: the atlas ships in
+    the package."""
     monkeypatch.setenv("STORELENS_SHARED_DATA", str(tmp_path / "absent"))
     textures = ProductTextures(demo_layout)
     assert textures.source == "grocery-store photos (package atlas)"

@@ -25,7 +25,7 @@ def render_boxes(geometry, prims):
         area[oid] = a
     image, oid_out = renderer.to_output(layers)
     objects = ObjectTable(np.array([0, PRODUCT, PRODUCT]), np.array([0, 1, 2]))
-    return frame_boxes(View(image, oid_out, visible, area), objects)
+    return frame_boxes(View(image, oid_out, visible, area, layers.oid, layers.depth), objects)
 
 
 def projected_box(geometry, lo, hi):
