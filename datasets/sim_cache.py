@@ -30,7 +30,11 @@ class CachedSimulation:
 
 
 def simulation_key(
-    store: str | Path, scenario: Scenario, seed: int, camera_ids: list[str] | None
+    store: str | Path,
+    scenario: Scenario,
+    seed: int,
+    camera_ids: list[str] | None,
+    render: bool = True,
 ) -> str:
     from storelens import __version__
 
@@ -42,6 +46,8 @@ def simulation_key(
         "atlas": atlas_sha256(),
         "version": __version__,
     }
+    if not render:  # records only (rendered keys stay as they were)
+        parts["render"] = False
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
@@ -52,12 +58,13 @@ def cached_simulation(
     out_dir: str | Path,
     camera_ids: list[str] | None = None,
     show_progress: bool = True,
+    render: bool = True,
 ) -> CachedSimulation:
     """`simulate(...)` into `out_dir`, or nothing when `out_dir` already holds this simulation."""
     from storelens.datasets.simulate import simulate
 
     out = Path(out_dir)
-    key = simulation_key(store, scenario, seed, camera_ids)
+    key = simulation_key(store, scenario, seed, camera_ids, render)
     key_file, manifest = out / KEY_FILE, out / "manifest.json"
     if key_file.is_file() and key_file.read_text() == key and manifest.is_file():
         info = json.loads(manifest.read_text())
@@ -71,7 +78,13 @@ def cached_simulation(
         )
     key_file.unlink(missing_ok=True)
     result = simulate(
-        store, scenario, seed=seed, out_dir=out, camera_ids=camera_ids, show_progress=show_progress
+        store,
+        scenario,
+        seed=seed,
+        out_dir=out,
+        camera_ids=camera_ids,
+        show_progress=show_progress,
+        render=render,
     )
     key_file.write_text(key)
     return CachedSimulation(

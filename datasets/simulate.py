@@ -34,6 +34,7 @@ from storelens.datasets.sim.keypoints import (
     project_keypoints,
     write_wrists,
 )
+from storelens.datasets.sim.paths import FLOOR_PATHS_FILE, write_floor_paths
 from storelens.datasets.sim.scenario import Scenario, load_scenario
 from storelens.datasets.sim.truth import simulator_provenance, write_truth
 from storelens.datasets.sim.views import PERSON, StoreViews
@@ -213,6 +214,7 @@ def simulate(
         "texture_source": textures.source,
         "rendered": render,
         "events_out_of_reach": reach_misses(frames),
+        "terminal_clock_offsets_s": timeline.terminal_offset_s,
         "classes": {"1": "person", "2": "hand", "3": "product"},
         "id_scheme": "person: gid; hand: 10000 + 2*gid + side; product: 100000 + unit index",
     }
@@ -257,4 +259,5 @@ def _write_records(
     )
     write_truth(out, tl, provenance)
     write_wrists(out / WRISTS_FILE, tl)
+    write_floor_paths(out / FLOOR_PATHS_FILE, tl)
     return frames

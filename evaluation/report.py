@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from storelens.evaluation.attribution_metrics import AttributionMetrics
 from storelens.evaluation.stage_eval import RunMetrics
 from storelens.evaluation.tracking_metrics import TrackingMetrics
 
@@ -61,9 +62,35 @@ def log_to_mlflow(
         return run.info.run_id
 
 
+def attribution_table(m: AttributionMetrics) -> Table:
+    """Attribution's figures with their 95 % intervals."""
+    table = Table(title=f"attribution ({m.sessions} complete sessions; 95 % Wilson intervals)")
+    table.add_column("figure")
+    table.add_column("value [95 % interval]", justify="right")
+    table.add_column("n", justify="right")
+    rows = [
+        ("receipt accuracy", m.receipt_accuracy, 1.0),
+        ("POS join accuracy", m.pos_join_accuracy, 1.0),
+        ("RFID join accuracy", m.rfid_join_accuracy, 1.0),
+        ("alert precision", m.alert_precision, 1.0),
+        ("alert recall", m.alert_recall, 1.0),
+        ("reviews per 1,000 sessions", m.reviews_per_1000, 1000.0),
+    ]
+    rows += [(f"{s} precision", v, 1.0) for s, v in m.line_precision.items()]
+    rows += [(f"{s} recall", v, 1.0) for s, v in m.line_recall.items()]
+    for name, share, scale in rows:
+        digits = 1 if scale > 1 else 3
+        table.add_row(name, share.text(scale, digits), str(share.n))
+    for terminal, err in m.terminal_offset_error_s.items():
+        table.add_row(f"clock offset error {terminal} (s)", f"{err:.2f}", "")
+    return table
+
+
 def print_run_metrics(console: Console, metrics: RunMetrics) -> None:
     """One table per scored stage of `storelens eval`, then the stages skipped and why."""
     if metrics.tracking is not None:
         console.print(metrics_table(metrics.tracking, title="tracking: persons (TrackEval, MOT17)"))
+    if metrics.attribution is not None:
+        console.print(attribution_table(metrics.attribution))
     for stage, reason in metrics.skipped.items():
         console.print(f"[yellow]{stage}[/]: skipped ({reason})")

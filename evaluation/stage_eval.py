@@ -2,8 +2,10 @@
 ground truth, one section per stage in `OUT_DIR/metrics.json`.
 
 Stages today: `tracking` (persons, TrackEval under the MOT17 rules per camera and over all
-cameras combined: `hota`, `idf1`, `mota` and the rest of `TrackingMetrics`). The events,
-identity, session and attribution stages add their sections as they land. A stage whose output
+cameras combined: `hota`, `idf1`, `mota` and the rest of `TrackingMetrics`) and `attribution`
+(`receipt_accuracy`, `alert_precision`, `alert_recall`, `reviews_per_1000`, the join accuracies
+and per-status line figures, each with a 95 % interval: `attribution_metrics`). The events,
+identity and session stages add their sections as they land. A stage whose output
 is absent, or whose ground truth the run does not have (a recorded store), is reported as
 skipped with the reason, never scored as zero.
 """
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from storelens.datasets.recording import StoreRecording
+from storelens.evaluation.attribution_metrics import AttributionMetrics
 from storelens.evaluation.tracking_metrics import COMBINED, TrackingMetrics, evaluate_mot
 
 
@@ -24,6 +27,7 @@ class RunMetrics:
     """Per stage: its metrics (tracking: camera or COMBINED → metrics), or why it was skipped."""
 
     tracking: dict[str, TrackingMetrics] | None = None
+    attribution: AttributionMetrics | None = None
     skipped: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -34,6 +38,8 @@ class RunMetrics:
                 **combined.as_dict(),
                 "per_camera": {k: m.as_dict() for k, m in self.tracking.items() if k != COMBINED},
             }
+        if self.attribution is not None:
+            out["attribution"] = self.attribution.as_dict()
         if self.skipped:
             out["skipped"] = dict(self.skipped)
         return out
@@ -41,7 +47,6 @@ class RunMetrics:
 
 def evaluate_run(run_dir: str | Path, out_dir: str | Path) -> RunMetrics:
     """Score every stage found in `out_dir` and write `out_dir/metrics.json`."""
-    recording = StoreRecording(run_dir)
     out = Path(out_dir)
     if not out.is_dir():
         raise FileNotFoundError(f"{out}: no such output folder (make it with `storelens run`)")
@@ -51,23 +56,54 @@ def evaluate_run(run_dir: str | Path, out_dir: str | Path) -> RunMetrics:
     if not tracks_dir.is_dir():
         skipped["tracking"] = f"no {tracks_dir}"
     else:
-        cameras = [c for c in recording.camera_ids if (tracks_dir / f"{c}.txt").is_file()]
-        missing_gt = [c for c in cameras if not recording.has_ground_truth(c)]
-        untracked = [c for c in recording.camera_ids if c not in cameras]
-        if untracked and cameras:
-            skipped["tracking.cameras"] = (
-                f"no tracks for cameras {untracked}: COMBINED covers {cameras} only"
-            )
-        if not cameras:
-            skipped["tracking"] = f"{tracks_dir} holds no results for the run's cameras"
-        elif missing_gt:
-            skipped["tracking"] = f"the run has no ground truth for cameras {missing_gt}"
-        else:
-            tracking = evaluate_mot(
-                {c: recording.camera_dir(c) for c in cameras},
-                {c: tracks_dir / f"{c}.txt" for c in cameras},
-                benchmark="MOT17",
-            )
-    metrics = RunMetrics(tracking=tracking, skipped=skipped)
+        tracking = _score_tracking(StoreRecording(run_dir), tracks_dir, skipped)
+    attribution = _score_attribution(Path(run_dir), out, skipped)
+    metrics = RunMetrics(tracking=tracking, attribution=attribution, skipped=skipped)
     (out / "metrics.json").write_text(json.dumps(metrics.as_dict(), indent=2))
     return metrics
+
+
+def _score_tracking(
+    recording: StoreRecording, tracks_dir: Path, skipped: dict[str, str]
+) -> dict[str, TrackingMetrics] | None:
+    cameras = [c for c in recording.camera_ids if (tracks_dir / f"{c}.txt").is_file()]
+    missing_gt = [c for c in cameras if not recording.has_ground_truth(c)]
+    untracked = [c for c in recording.camera_ids if c not in cameras]
+    if untracked and cameras:
+        skipped["tracking.cameras"] = (
+            f"no tracks for cameras {untracked}: COMBINED covers {cameras} only"
+        )
+    if not cameras:
+        skipped["tracking"] = f"{tracks_dir} holds no results for the run's cameras"
+        return None
+    if missing_gt:
+        skipped["tracking"] = f"the run has no ground truth for cameras {missing_gt}"
+        return None
+    return evaluate_mot(
+        {c: recording.camera_dir(c) for c in cameras},
+        {c: tracks_dir / f"{c}.txt" for c in cameras},
+        benchmark="MOT17",
+    )
+
+
+def _score_attribution(
+    run_dir: Path, out: Path, skipped: dict[str, str]
+) -> AttributionMetrics | None:
+    from storelens.datasets.sim.truth import TruthSession, read_truth
+    from storelens.evaluation.attribution_metrics import score_attribution
+    from storelens.evaluation.attribution_runner import BASKETS_FILE, load_attribution
+
+    if not (out / BASKETS_FILE).is_file():
+        skipped["attribution"] = f"no {out / BASKETS_FILE}"
+        return None
+    if not (run_dir / "sessions.jsonl").is_file():
+        skipped["attribution"] = f"{run_dir} has no ground-truth sessions"
+        return None
+    truth = read_truth(run_dir)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    sessions = [s for s in truth["sessions.jsonl"] if isinstance(s, TruthSession)]
+    return score_attribution(
+        sessions,
+        load_attribution(out),
+        true_offsets_s=manifest.get("terminal_clock_offsets_s"),
+    )

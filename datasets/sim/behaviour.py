@@ -33,6 +33,8 @@ REACHABLE_M = 0.8  # a shelf action only happens this close to the facing's stan
 AGENT_RADIUS_M = 0.22
 QUEUE_SPACING_M = 0.75
 SPAWN_CLEARANCE_M = 0.6
+PAY_REACH_M = 1.0  # a party pays only this close to its queue spot (a stuck walk is rerouted)
+SQUEEZE_RADIUS_M = 0.08  # a rerouted walker's radius: slips past a jam a full body cannot
 
 
 def _uniform(rng: np.random.Generator, r: Range) -> float:
@@ -65,6 +67,7 @@ class Person:
     phase: str = ""
     phase_t: float = 0.0
     walk_best: float = np.inf
+    route: list = field(default_factory=list)  # waypoints still ahead on a routed walk
     walk_since: float = 0.0
     pay_s: float = 0.0
 
@@ -112,6 +115,7 @@ class Timeline:
     pos: list[dict[str, Any]]
     rfid: list[dict[str, Any]]
     sessions: list[dict[str, Any]]
+    terminal_offset_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def fps(self) -> float:
@@ -154,6 +158,7 @@ class StoreBehaviour:
         self.journey = self.sim.add_journey(jps.JourneyDescription([stage]))
         self.stage = stage
         self._jps = jps
+        self._router = None  # built on first need (see `_route_walk`)
         self.door_in = np.mean(self._entrance("in").polygon, axis=0)
         self.door_out = np.mean(self._entrance("out").polygon, axis=0)
         self.lanes = [self._lane_geometry(lane) for lane in layout.checkout_lanes]
@@ -165,6 +170,7 @@ class StoreBehaviour:
             self.rng,
             entrance_id=self._entrance("in").entrance_id,
             exit_id=self._entrance("out").entrance_id,
+            clock_rng=np.random.default_rng([seed, 905]),  # its own stream: seeds keep their runs
         )
         self.events: list[dict[str, Any]] = []
         self.event_actors: list[tuple[int, int, int]] = []
@@ -199,8 +205,13 @@ class StoreBehaviour:
         sc, rng = self.scenario, self.rng
         weights = np.asarray(sc.crowd.group_size_weights, float)
         weights = weights / weights.sum()
-        n_parties = sc.crowd.parties
-        arrivals = np.sort(rng.uniform(0, sc.crowd.arrival_window_s, n_parties))
+        if sc.crowd.arrival_rate_per_h is None:
+            n_parties = sc.crowd.parties
+            arrivals = np.sort(rng.uniform(0, sc.crowd.arrival_window_s, n_parties))
+        else:
+            window = max(sc.duration_s - sc.crowd.closing_s, 0.0)
+            n_parties = int(rng.poisson(sc.crowd.arrival_rate_per_h * window / 3600.0))
+            arrivals = np.sort(rng.uniform(0, window, n_parties))
         sizes = rng.choice(np.arange(1, len(weights) + 1), size=n_parties, p=weights)
         n_people = int(sizes.sum()) + sc.crowd.staff
         looks = sample_person_looks(rng, n_people, sc.crowd.height_m, staff=sc.crowd.staff)
@@ -342,6 +353,7 @@ class StoreBehaviour:
             event_actor=np.array(self.event_actors, np.int64).reshape(-1, 3),
             staff_events=self.staff_events,
             pos=self.ledger.pos,
+            terminal_offset_s=dict(self.ledger.terminal_offset_s),
             rfid=self.ledger.rfid,
             sessions=sessions,
             **rec,
@@ -389,7 +401,31 @@ class StoreBehaviour:
         target = self._reachable(target)
         agent.target = (float(target[0]), float(target[1]))
         agent.model.desired_speed = person.speed
+        agent.model.radius = AGENT_RADIUS_M
         person.walk_best, person.walk_since = np.inf, now
+        person.route = []
+
+    def _route_walk(self, person: Person, target: np.ndarray, now: float) -> None:
+        """Walk to `target` round the shelves by waypoints, slimmed to squeeze past a crowd
+        (steering alone walks straight and sticks behind a shelf or in a jam at a corner);
+        `_walk_done` restores the radius on arrival."""
+        if self._router is None:
+            self._router = self._jps.RoutingEngine(self._roomy)
+        here = tuple(float(c) for c in self._agent(person).position)
+        goal = tuple(float(c) for c in self._reachable(target))
+        try:
+            waypoints = [np.array(w, float) for w in self._router.compute_waypoints(here, goal)]
+        except Exception:  # noqa: BLE001  (JuPedSim finds a point outside the walkable area)
+            waypoints = [np.array(goal)]
+        waypoints = [w for w in waypoints[1:] if np.linalg.norm(w - waypoints[0]) > ARRIVE_M]
+        waypoints = waypoints or [np.array(goal)]
+        self._set_walk(person, waypoints[0], now)
+        person.route = waypoints[1:]
+        self._agent(person).model.radius = SQUEEZE_RADIUS_M
+
+    def _destination(self, person: Person) -> np.ndarray:
+        """Where the current walk ends (its last waypoint on a routed walk)."""
+        return person.route[-1] if person.route else np.asarray(self._agent(person).target)
 
     def _stop(self, person: Person) -> None:
         self._agent(person).model.desired_speed = 0.0
@@ -398,6 +434,11 @@ class StoreBehaviour:
         """Arrived at the walk's target (as `_reachable` moved it), or stuck for too long."""
         agent = self._agent(person)
         dist = float(np.linalg.norm(np.asarray(agent.position) - np.asarray(agent.target)))
+        if person.route and dist < 2 * ARRIVE_M:  # a waypoint passed: on to the next
+            route, slim = person.route[1:], agent.model.radius
+            self._set_walk(person, person.route[0], now)
+            person.route, agent.model.radius = route, slim
+            return False
         if dist < person.walk_best - 0.05:
             person.walk_best, person.walk_since = dist, now
         return dist < ARRIVE_M or now - person.walk_since > STUCK_S
@@ -600,13 +641,14 @@ class StoreBehaviour:
         if person.phase == "queue":
             place = queue.index(person.index)
             spot = lane["pay"] + lane["step"] * place
-            if (
-                np.linalg.norm(np.asarray(self._agent(person).target) - self._reachable(spot))
-                > 1e-3
-            ):
+            if np.linalg.norm(self._destination(person) - self._reachable(spot)) > 1e-3:
                 self._set_walk(person, spot, now)  # the queue moved up
             if not self._walk_done(person, now):
                 return False
+            if np.linalg.norm(np.asarray(self._agent(person).position) - spot) > PAY_REACH_M:
+                self._route_walk(person, spot, now)  # stuck on the way: nobody pays from afar
+                return False
+            self._agent(person).model.radius = AGENT_RADIUS_M
             self._stop(person)
             everyone_here = all(
                 m == person.index or m in party.waiting or self.persons[m].gone

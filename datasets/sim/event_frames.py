@@ -4,8 +4,9 @@
   facing's shelf volume — its sphere reaches the facing's front plane, within the facing's
   width and between its board and `HEADROOM_M` above the units. The frames sample the stay:
   `t_start` is half a frame before the run's first frame, `t_end` half a frame after its last
-  (a quick reach at 10 fps is inside for one frame, a stay of about a frame). The behaviour times the touch at full reach, with the hand centre
-  on the front plane, so every event has one; a hand the body could not bring there gives an
+  (a quick reach at 10 fps is inside for one frame, a stay of about a frame). The behaviour
+  times the touch at full reach, with the hand centre on the front plane, so every event has
+  one; a hand the body could not bring there gives an
   empty run and the interval collapses to `t` (`reach_misses` counts them).
 - **Evidence**: per rendered camera, the first and last frame inside the interval in which the
   hand's box is in that camera's `gt/gt.txt` (it is visible there). A run without rendering has

@@ -4,9 +4,11 @@
 the `Ledger`: a party enters (`open_session`), pays at a lane (`checkout`: one sale for what it
 scanned, unscanned items left out, a void for items scanned then voided), walks through the
 RFID gate (`gate`: a read per tagged unit, with misses and duplicate reads), leaves (`exit`);
-after the run come refunds that belong to no session (`refunds`) and the closing of every
-session into its ground-truth record (`close`: each unit carried out, paid or unpaid and why,
-and the basket lines attribution should find).
+each POS terminal stamps its records with its own clock (`terminal_offset_s`, drawn from a
+stream of its own so that turning the offsets on changes nothing else); after the run come
+refunds that belong to no session (`refunds`) and the closing of every session into its
+ground-truth record (`close`: each unit carried out, paid or unpaid and why, and the basket
+lines attribution should find).
 
 Records are plain dicts here (the `Timeline` carries them); they become typed ground-truth
 records (`storelens.datasets.sim.truth`) when written. The ledger draws from the behaviour's
@@ -53,6 +55,7 @@ class Ledger:
         rng: np.random.Generator,
         entrance_id: str,
         exit_id: str,
+        clock_rng: np.random.Generator | None = None,
     ) -> None:
         self.store_id = layout.store_id
         self.stock, self.rng = stock, rng
@@ -65,6 +68,13 @@ class Ledger:
         self.rfid: list[dict[str, Any]] = []
         self._visits: dict[int, _Visit] = {}
         self._txn_counter = 0
+        terminals = sorted(lane.pos_terminal_id for lane in layout.checkout_lanes)
+        spread = scenario.checkout.terminal_clock_offset_s
+        draws = (clock_rng or np.random.default_rng(0)).uniform(-1, 1, len(terminals))
+        # what each terminal's clock adds to the cameras' time (the POS records carry its time)
+        self.terminal_offset_s = {
+            t: round(float(d) * spread, 3) for t, d in zip(terminals, draws, strict=True)
+        }
 
     # ---------------------------------------------------------------- sessions
     def open_session(self, party: int, shopper_ids: list[str], now: float, pays: bool) -> None:
@@ -192,7 +202,7 @@ class Ledger:
                 "txn_id": txn_id,
                 "store_id": self.store_id,
                 "terminal_id": terminal,
-                "t": t,
+                "t": t + self.terminal_offset_s.get(terminal, 0.0),
                 "kind": kind,
                 "lines": lines,
                 "refers_to": refers_to,

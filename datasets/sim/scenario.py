@@ -53,6 +53,15 @@ class Crowd(_Section):
         [0.75, 0.2, 0.05], description="relative weight of a party of 1, 2, 3 ... people"
     )
     arrival_window_s: Seconds = Field(20.0, description="parties enter spread over this window")
+    arrival_rate_per_h: Annotated[float, Field(gt=0)] | None = Field(
+        None,
+        description="parties per hour arriving at random (a Poisson process) until `closing_s` "
+        "before the end: the run's length then sets the number of sessions, and `parties` and "
+        "`arrival_window_s` are unused",
+    )
+    closing_s: Seconds = Field(
+        150.0, description="with an arrival rate, no one enters in this last part of the run"
+    )
     staff: Annotated[int, Field(ge=0)] = Field(1, description="staff restocking shelves")
     walk_speed_mps: Range = Range(low=0.8, high=1.4)
     height_m: Range = Range(low=1.55, high=1.95)
@@ -75,6 +84,9 @@ class Checkout(_Section):
     void_rate: Rate = Field(0.02, description="scanned items then voided (left unpaid)")
     leave_without_paying_rate: Rate = Field(0.03, description="parties that skip the checkout")
     refunds: Annotated[int, Field(ge=0)] = Field(0, description="refund transactions (noise)")
+    terminal_clock_offset_s: Seconds = Field(
+        0.0, description="each POS terminal's clock is off by an amount drawn from ±this"
+    )
 
 
 class Rfid(_Section):
@@ -101,7 +113,7 @@ class Imaging(_Section):
 class Scenario(_Section):
     name: str = "custom"
     description: str = ""
-    duration_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    duration_s: Annotated[float, Field(gt=0, le=4 * 3600)] = 60.0
     fps: Annotated[float, Field(gt=0, le=60)] | None = Field(
         None, description="render rate; default: each camera's own fps"
     )

@@ -58,12 +58,62 @@ def run(
         None, help="tracker override YAML, e.g. configs/tracking/mot15.yaml"
     ),
     seed: int = typer.Option(0, help="seed of the synthetic detection noise"),
+    events: str = typer.Option(
+        "pipeline",
+        help="`pipeline` (the pipeline's own) or `ground-truth`: attribute the run's true "
+        "events and sessions (works on a records-only run: no video needed)",
+    ),
+    attribution_config: Path = typer.Option(
+        None, help="attribution thresholds YAML (AttributionConfig fields)"
+    ),
 ) -> None:
     """Drive the store pipeline over RUN_DIR and write every stage's output to OUT."""
-    summary = _run(run_dir, out, detections, model, config, seed)
+    from storelens.evaluation.attribution_runner import EVENT_SOURCES
+
+    with user_errors():
+        if events not in EVENT_SOURCES:
+            raise ValueError(f"--events: {events!r} is not one of {EVENT_SOURCES}")
+    rendered = _rendered(run_dir)
+    if rendered or events == "pipeline":
+        summary = _run(run_dir, out, detections, model, config, seed)
+        console.print(
+            f"[green]{summary.steps} steps x {len(summary.cameras)} cameras[/] in "
+            f"{summary.seconds:.0f} s ({summary.source}) → {out}"
+        )
+    if events == "ground-truth":
+        _attribute(run_dir, out, attribution_config)
+    else:
+        console.print(
+            "[yellow]attribution[/]: skipped (the pipeline makes no shelf events or sessions "
+            "yet; `--events ground-truth` attributes the run's true ones)"
+        )
+
+
+def _rendered(run_dir: Path) -> bool:
+    import json
+
+    manifest = run_dir / "manifest.json"
+    if not manifest.is_file():
+        return True  # a recorded store: cameras only
+    try:
+        return bool(json.loads(manifest.read_text()).get("rendered", True))
+    except (json.JSONDecodeError, AttributeError):
+        return True  # the run's reader names what is wrong with it, line and field
+
+
+def _attribute(run_dir: Path, out: Path, config_path: Path | None) -> None:
+    from storelens.attribution import AttributionConfig
+    from storelens.config import load_config
+    from storelens.evaluation.attribution_runner import attribute_run
+
+    with user_errors():
+        check_output_dir(out)
+        config = load_config(config_path, AttributionConfig) if config_path else None
+        done = attribute_run(run_dir, out, config)
+    offsets = ", ".join(f"{t} {o:+.2f} s" for t, o in done.result.terminal_offsets_s.items())
     console.print(
-        f"[green]{summary.steps} steps x {len(summary.cameras)} cameras[/] in "
-        f"{summary.seconds:.0f} s ({summary.source}) → {out}"
+        f"[green]attribution[/]: {done.baskets} baskets of {done.sessions} sessions, "
+        f"{done.alerts} alerts; terminal clock offsets {offsets or 'none'} → {out}"
     )
 
 

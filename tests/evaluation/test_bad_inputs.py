@@ -213,7 +213,7 @@ def test_simulate_duration_override_gives_the_field_and_value(tmp_path):
 
 def test_simulate_duration_nan_is_refused(tmp_path):
     result = _invoke("simulate", "--duration", "nan", "--out", tmp_path / "b", "--no-render")
-    _exits_2_saying(result, "duration_s: Input should be less than or equal to 3600 (got nan)")
+    _exits_2_saying(result, "duration_s: Input should be less than or equal to 14400 (got nan)")
 
 
 def test_demo_duration_override_gives_the_field_and_value(tmp_path):
