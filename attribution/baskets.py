@@ -9,8 +9,9 @@ Per SKU, from what attribution gathered for the session:
 Taken = max(seen, tags) (a tag seen leaving was taken even if no camera saw the pick). Then
 `paid` = min(paid, taken), `paid_unseen` = what was paid beyond that, and of the unpaid rest
 as many as there were tags are `rfid_exit_unpaid` (POS lines carry no EPCs, so which of a SKU's
-units were paid cannot be known: a tag read is taken to be an unpaid one first, the likelier
-reading when most tags are read), the remainder `unpaid`.
+units were paid cannot be known: the reads fall on the taken units at random, so the count on
+unpaid ones is the mode of that hypergeometric draw, and at least the reads beyond the paid
+units), the remainder `unpaid`.
 
 Confidence of an unpaid line is the chance that no sale given elsewhere (or to nobody) was in
 fact this session's, from the sales' candidate probabilities, times the pick events'
@@ -97,7 +98,7 @@ def build_basket(
         taken = max(s, r)
         paid_qty = min(p, taken)
         unpaid_total = taken - paid_qty
-        rfid_unpaid = min(unpaid_total, r)
+        rfid_unpaid = _tags_on_unpaid(r, paid_qty, unpaid_total)
         event_ids = sorted(ev.event_id for ev in events_by_sku.get(sku, []))
         txn_ids = sorted(paid_txns.get(sku, set()))
         epcs = sorted(t.epc for t in tags.get(sku, []))
@@ -153,6 +154,15 @@ def build_basket(
         provenance=provenance,
     )
     return basket, _alerts(session, basket, txns, config, provenance)
+
+
+def _tags_on_unpaid(reads: int, paid: int, unpaid: int) -> int:
+    """How many of `reads` distinct tags of a SKU were on its unpaid units: the mode of the
+    hypergeometric draw of `reads` among `paid + unpaid` units, within what is possible."""
+    if unpaid == 0 or reads == 0:
+        return 0
+    mode = (reads + 1) * (unpaid + 1) // (paid + unpaid + 2)
+    return max(reads - paid, 0, min(mode, reads, unpaid))
 
 
 def _unpaid_confidence(

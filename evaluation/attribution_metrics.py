@@ -8,8 +8,9 @@ For the complete sessions of a run (everyone left):
 - **POS join accuracy**: share of the sessions' sales given to their own session; **RFID join
   accuracy**: share of tag passes given to the session that carried the tag (a staff or stray
   pass is right when left unmatched);
-- **alerts** per session and kind: precision (an alert of a kind on a session that truly has a
-  line of that status) and recall (sessions with such a line that got the alert), and
+- **alerts** per session, as a person reviews them: precision (a session raised for review truly
+  has an unpaid or rfid_exit_unpaid line) and recall (sessions with such a line that were
+  raised; which of the two statuses a unit has can be ambiguous, see `attribution.baskets`), and
   **reviews per 1,000 sessions** (sessions with at least one alert);
 - each terminal's clock-offset error when the run records the true offsets.
 
@@ -25,7 +26,7 @@ from dataclasses import asdict, dataclass
 
 from storelens.attribution.attribute import AttributionResult
 from storelens.datasets.sim.truth import TruthSession
-from storelens.records import AlertKind, LineStatus
+from storelens.records import LineStatus
 
 Z95 = 1.959964
 
@@ -89,10 +90,7 @@ class AttributionMetrics:
         return {**flat, "detail": out}
 
 
-_ALERT_OF = {
-    AlertKind.UNPAID: LineStatus.UNPAID,
-    AlertKind.RFID_EXIT_UNPAID: LineStatus.RFID_EXIT_UNPAID,
-}
+_UNPAID = {LineStatus.UNPAID.value, LineStatus.RFID_EXIT_UNPAID.value}
 
 
 def score_attribution(
@@ -119,14 +117,12 @@ def score_attribution(
             tp[status] += min(q, want.get((sku, status), 0))
         for (_, status), q in want.items():
             actual[status] += q
-        raised = {a.kind for a in result.alerts.get(sess.session_id, []) if not a.withdrawn}
-        reviewed += bool(raised)
-        true_statuses = {status for (_, status) in want}
-        for kind, status in _ALERT_OF.items():
-            has = status.value in true_statuses
-            alert_true += has
-            alert_pred += kind in raised
-            alert_tp += has and kind in raised
+        raised = any(not a.withdrawn for a in result.alerts.get(sess.session_id, []))
+        reviewed += raised
+        has = any(status in _UNPAID for (_, status) in want)
+        alert_true += has
+        alert_pred += raised
+        alert_tp += has and raised
     statuses = [s.value for s in LineStatus]
     sale_owner = {t: s.session_id for s in complete for t in s.txn_ids}
     pos_right = sum(
@@ -153,4 +149,28 @@ def score_attribution(
         alert_recall=Share.of(alert_tp, alert_true),
         reviews_per_1000=Share.of(reviewed, len(complete)),
         terminal_offset_error_s={k: round(v, 3) for k, v in offsets.items()},
+    )
+
+
+def _pool(shares: Sequence[Share]) -> Share:
+    return Share.of(sum(s.hits for s in shares), sum(s.n for s in shares))
+
+
+def pool_metrics(runs: Sequence[AttributionMetrics]) -> AttributionMetrics:
+    """Several runs' figures as one: counts summed, intervals recomputed; offset errors keyed
+    `<run index>/<terminal>`."""
+    statuses = [s.value for s in LineStatus]
+    return AttributionMetrics(
+        sessions=sum(r.sessions for r in runs),
+        receipt_accuracy=_pool([r.receipt_accuracy for r in runs]),
+        line_precision={s: _pool([r.line_precision[s] for r in runs]) for s in statuses},
+        line_recall={s: _pool([r.line_recall[s] for r in runs]) for s in statuses},
+        pos_join_accuracy=_pool([r.pos_join_accuracy for r in runs]),
+        rfid_join_accuracy=_pool([r.rfid_join_accuracy for r in runs]),
+        alert_precision=_pool([r.alert_precision for r in runs]),
+        alert_recall=_pool([r.alert_recall for r in runs]),
+        reviews_per_1000=_pool([r.reviews_per_1000 for r in runs]),
+        terminal_offset_error_s={
+            f"{i}/{t}": e for i, r in enumerate(runs) for t, e in r.terminal_offset_error_s.items()
+        },
     )

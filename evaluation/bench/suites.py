@@ -17,6 +17,7 @@ class Suite:
 def suites() -> dict[str, Suite]:
     """name → suite; the heavy modules are imported only when a suite is asked for."""
     from storelens.evaluation.bench import (
+        attribution,
         core,
         detector,
         products,
@@ -42,4 +43,8 @@ def suites() -> dict[str, Suite]:
             "shipped detector: torch vs onnxruntime latency", detector.latency_suite
         ),
         "products": Suite("product recognition: GroceryStoreDataset val", products.product_suite),
+        "attribution": Suite(
+            "attribution from ground-truth events: receipts, joins, alerts (noisy clocks)",
+            attribution.attribution_suite,
+        ),
     }

@@ -18,6 +18,7 @@ SUITES = (
     "detector",
     "detector-latency",
     "products",
+    "attribution",
 )
 
 
