@@ -54,6 +54,7 @@ class Attributor:
         self.flagged: list[PosTransaction | RfidRead] = []
         self.baskets: dict[str, Basket] = {}  # latest revision emitted, by session id
         self.alerts: dict[str, Alert] = {}  # latest revision emitted, by alert id
+        self._flagged_keys: set[str] = set()
         self._dirty = False
 
     # ------------------------------------------------------------------ input
@@ -87,10 +88,12 @@ class Attributor:
         self._dirty = True
 
     def _add_input(self, store: dict, key: str, record, received_t: float) -> None:  # type: ignore[no-untyped-def]
-        if key in store or record in self.flagged:
+        flag_key = f"{type(record).__name__}:{key}"  # txn and read ids are separate spaces
+        if key in store or flag_key in self._flagged_keys:
             return
         if received_t - record.t > self.config.late_horizon_s:
             self.flagged.append(record)
+            self._flagged_keys.add(flag_key)
             return
         store[key] = record
         self._dirty = True

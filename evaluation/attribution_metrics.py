@@ -75,6 +75,17 @@ class AttributionMetrics:
     reviews_per_1000: Share  # a share of sessions; multiply by 1,000 to read it
     terminal_offset_error_s: dict[str, float]
 
+    def headline(self) -> list[tuple[str, Share, float]]:
+        """(name, share, scale) of the figures every table shows, in order."""
+        return [
+            ("receipt accuracy", self.receipt_accuracy, 1.0),
+            ("POS join accuracy", self.pos_join_accuracy, 1.0),
+            ("RFID join accuracy", self.rfid_join_accuracy, 1.0),
+            ("alert precision", self.alert_precision, 1.0),
+            ("alert recall", self.alert_recall, 1.0),
+            ("reviews per 1,000 sessions", self.reviews_per_1000, 1000.0),
+        ]
+
     def as_dict(self) -> dict:
         out = asdict(self)
         flat = {

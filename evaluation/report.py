@@ -68,14 +68,7 @@ def attribution_table(m: AttributionMetrics) -> Table:
     table.add_column("figure")
     table.add_column("value [95 % interval]", justify="right")
     table.add_column("n", justify="right")
-    rows = [
-        ("receipt accuracy", m.receipt_accuracy, 1.0),
-        ("POS join accuracy", m.pos_join_accuracy, 1.0),
-        ("RFID join accuracy", m.rfid_join_accuracy, 1.0),
-        ("alert precision", m.alert_precision, 1.0),
-        ("alert recall", m.alert_recall, 1.0),
-        ("reviews per 1,000 sessions", m.reviews_per_1000, 1000.0),
-    ]
+    rows = m.headline()
     rows += [(f"{s} precision", v, 1.0) for s, v in m.line_precision.items()]
     rows += [(f"{s} recall", v, 1.0) for s, v in m.line_recall.items()]
     for name, share, scale in rows:

@@ -128,14 +128,7 @@ def attribution_suite(
             pooled = pool_metrics(scored)
             size = f"{pooled.sessions} sessions, {len(folders)} runs"
             suite = f"attribution: {name}"
-            shares = [
-                ("receipt accuracy", pooled.receipt_accuracy, 1.0),
-                ("POS join accuracy", pooled.pos_join_accuracy, 1.0),
-                ("RFID join accuracy", pooled.rfid_join_accuracy, 1.0),
-                ("alert precision", pooled.alert_precision, 1.0),
-                ("alert recall", pooled.alert_recall, 1.0),
-                ("reviews per 1,000 sessions", pooled.reviews_per_1000, 1000.0),
-            ]
+            shares = pooled.headline()
             if label == "storelens":
                 shares += [
                     (f"{s} line recall", v, 1.0) for s, v in pooled.line_recall.items() if v.n
