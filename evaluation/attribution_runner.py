@@ -7,6 +7,9 @@ them (`storelens.attribution.attribute`) and writes, beside the other stages' ou
     alerts.jsonl       the `Alert`s raised for a person to review
     attribution.json   the config and its hash, each terminal's estimated clock offset, and the
                        join of every POS transaction and RFID pass (what decided each line)
+    analytics.json     picks, put-backs, purchases and conversion per SKU and shelf zone (with
+                       dwell), and per hour sessions, conversion, unpaid lines, reviews / 1000
+    analytics.png      conversion per shelf zone beside a heat map of picks on the floor plan
 
 From ground truth (`events="ground-truth"`) it needs no video: a records-only simulation
 (`storelens simulate --no-render`) of hours of store time attributes in seconds. From the
@@ -30,6 +33,7 @@ from storelens.revision import config_hash
 EventSource = Literal["pipeline", "ground-truth"]
 EVENT_SOURCES: tuple[str, ...] = ("pipeline", "ground-truth")
 BASKETS_FILE, ALERTS_FILE, JOIN_FILE = "baskets.jsonl", "alerts.jsonl", "attribution.json"
+ANALYTICS_FILE, ANALYTICS_PICTURE = "analytics.json", "analytics.png"
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,63 @@ def attribute_run(
             indent=1,
         )
     )
+    write_analytics(
+        layout, truth["sessions.jsonl"], truth["events.jsonl"], baskets, alerts, paths, out
+    )  # type: ignore[arg-type]
     return AttributionRun(out, len(truth["sessions.jsonl"]), len(baskets), len(alerts), result)
+
+
+def write_analytics(layout, sessions, events, baskets, alerts, paths, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """`analytics.json` and `analytics.png` (see the module docstring) into `out`."""
+    from storelens.attribution import analytics
+    from storelens.evaluation.draw_analytics import draw_store_analytics
+
+    skus = analytics.sku_funnels(events, baskets)
+    shelves = analytics.shelf_funnels(layout, sessions, events, baskets, paths)
+    hours = analytics.hourly(sessions, baskets, alerts)
+
+    def funnel(f):  # type: ignore[no-untyped-def]
+        return {
+            "key": f.key,
+            "picks": f.picks,
+            "put_backs": f.put_backs,
+            "purchased": f.purchased,
+            "conversion": f.conversion,
+            "dwell_s": f.dwell_s,
+        }
+
+    (out / ANALYTICS_FILE).write_text(
+        json.dumps(
+            {
+                "skus": [funnel(f) for f in skus],
+                "shelf_zones": [funnel(f) for f in shelves],
+                "hours": [
+                    {
+                        "t": h.t,
+                        "sessions": h.sessions,
+                        "with_purchase": h.with_purchase,
+                        "conversion": h.conversion,
+                        "unpaid_lines": h.unpaid_lines,
+                        "reviews_per_1000": h.reviews_per_1000,
+                    }
+                    for h in hours
+                ],
+            },
+            indent=1,
+        )
+    )
+    picks = analytics.pick_positions(sessions, events, paths) if paths is not None else None
+    if picks is None:
+        import numpy as np
+
+        picks = np.zeros((0, 2))
+    draw_store_analytics(
+        layout,
+        shelves,
+        picks,
+        out / ANALYTICS_PICTURE,
+        title=f"{layout.store_id}: {len(sessions)} sessions, {len(events)} shelf events",
+    )
 
 
 def load_attribution(out_dir: str | Path) -> AttributionResult:

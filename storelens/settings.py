@@ -23,6 +23,7 @@ SHARED_DATA_ENV = "STORELENS_SHARED_DATA"
 RUNS_DIR_ENV = "STORELENS_RUNS_DIR"
 BOXMOT_PYTHON_ENV = "STORELENS_BOXMOT_PYTHON"
 MLFLOW_TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+DATABASE_URL_ENV = "STORELENS_DATABASE_URL"
 ULTRALYTICS_DIR_ENV = "STORELENS_ULTRALYTICS_DIR"
 YOLO_CONFIG_DIR_ENV = "YOLO_CONFIG_DIR"
 XDG_CACHE_HOME_ENV = "XDG_CACHE_HOME"
@@ -75,6 +76,13 @@ class Settings(BaseSettings):
         validation_alias=MLFLOW_TRACKING_URI_ENV,
         description="MLflow's tracking store (a server URL or a database URI); unset: the "
         "embedded SQLite store `mlflow.db` in the working directory",
+    )
+    database_url: str | None = Field(
+        None,
+        validation_alias=DATABASE_URL_ENV,
+        description="storelens' SQL storage (an SQLAlchemy URL, e.g. "
+        "`postgresql+psycopg://user@host:5432/db`); unset: the SQLite file `storelens.db` "
+        "in the runs folder (see `database_url()`)",
     )
     ultralytics_dir: Path | None = Field(
         None,
@@ -161,6 +169,14 @@ def shared_data_dir() -> Path | None:
 def runs_dir() -> Path:
     """Where generated data goes (git-ignored): `$STORELENS_RUNS_DIR` or `./runs`."""
     return settings().runs_dir
+
+
+def database_url() -> str:
+    """Storage's SQLAlchemy URL: `$STORELENS_DATABASE_URL`, else SQLite `<runs>/storelens.db`."""
+    s = settings()
+    if s.database_url is not None:
+        return s.database_url
+    return f"sqlite:///{(s.runs_dir / 'storelens.db').resolve()}"
 
 
 def boxmot_python() -> Path | None:

@@ -22,6 +22,7 @@ def suites() -> dict[str, Suite]:
         detector,
         products,
         simulator,
+        storage,
         tracking,
         tracking_speed,
     )
@@ -46,5 +47,8 @@ def suites() -> dict[str, Suite]:
         "attribution": Suite(
             "attribution from ground-truth events: receipts, joins, alerts (noisy clocks)",
             attribution.attribution_suite,
+        ),
+        "storage": Suite(
+            "storage: POS and RFID ingestion into SQLite and PostgreSQL", storage.storage_suite
         ),
     }

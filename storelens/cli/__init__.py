@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from storelens._version import __version__
-from storelens.cli import bench, demo, products, simulate, store, tracking, training
+from storelens.cli import bench, db, demo, products, simulate, store, tracking, training
 
 app = typer.Typer(
     name="storelens",
@@ -34,6 +34,7 @@ app.add_typer(training.models_app, name="models")
 app.add_typer(training.export_app, name="export")
 app.command("demo")(demo.demo)
 app.command("bench")(bench.bench)
+app.add_typer(db.app, name="db")
 
 
 def _version(value: bool) -> None:

@@ -19,6 +19,7 @@ SUITES = (
     "detector-latency",
     "products",
     "attribution",
+    "storage",
 )
 
 

@@ -62,6 +62,16 @@ def test_run_attributes_the_true_records_and_eval_scores_them(theft_records, tmp
     assert result.exit_code == 0, result.output
     assert "attribution" in result.output and not (out / "tracks").exists()  # no video
     assert (out / "baskets.jsonl").is_file() and (out / "alerts.jsonl").is_file()
+    analytics = json.loads((out / "analytics.json").read_text())
+    events = read_truth(theft_records)["events.jsonl"]
+    picks = sum(e.quantity for e in events if e.kind == "pick")
+    assert sum(z["picks"] for z in analytics["shelf_zones"]) == picks
+    assert sum(z["picks"] for z in analytics["skus"]) == picks
+    assert 0 < sum(z["purchased"] for z in analytics["shelf_zones"]) <= picks
+    assert sum(h["sessions"] for h in analytics["hours"]) == len(
+        read_truth(theft_records)["sessions.jsonl"]
+    )
+    assert (out / "analytics.png").stat().st_size > 20_000
     result = _invoke("eval", theft_records, out)
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())["attribution"]

@@ -71,6 +71,8 @@ def test_wheel_installs_into_a_fresh_venv_and_imports_outside_the_repo(repo_root
     assert "storelens/configs/stores/demo_store.yaml" in names
     for asset in ("product_atlas.png", "product_atlas.json", "GROCERY_STORE_LICENSE"):
         assert f"storelens/datasets/sim/assets/{asset}" in names
+    assert "storelens/storage/migrations/env.py" in names
+    assert any(n.startswith("storelens/storage/migrations/versions/0001") for n in names)
     folders = {
         "storelens": "storelens",
         "training": "storelens/training",

@@ -1,0 +1,137 @@
+"""`storelens db ...`: the SQL storage — migrate it, load a run into it, ask it the store's
+questions. The database is `--url`, else `$STORELENS_DATABASE_URL`, else the SQLite file
+`runs/storelens.db`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from storelens.cli._errors import user_errors
+
+app = typer.Typer(help="SQL storage: migrate, load a run, analytics.", no_args_is_help=True)
+console = Console()
+
+URL = typer.Option(
+    None, "--url", help="SQLAlchemy URL (default: $STORELENS_DATABASE_URL or runs/storelens.db)"
+)
+
+
+def _db(url: str | None):  # -> Database
+    from storelens.storage import Database
+
+    db = Database(url)
+    db.migrate()
+    return db
+
+
+@app.command("migrate")
+def migrate(url: str | None = URL) -> None:
+    """Create or upgrade the schema to the newest revision."""
+    with user_errors():
+        db = _db(url)
+        console.print(f"{db!r}: at revision {db.current_revision()}")
+
+
+@app.command("load")
+def load(
+    run_dir: Path = typer.Argument(..., help="a simulated run (storelens simulate)"),
+    attribution: Path | None = typer.Option(
+        None,
+        "--attribution",
+        help="where `storelens run` wrote baskets.jsonl and alerts.jsonl "
+        "(default: RUN_DIR itself, when they are there)",
+    ),
+    url: str | None = URL,
+) -> None:
+    """Store a run's POS transactions and RFID reads (idempotently), its sessions and shelf
+    events, and the baskets and alerts attribution made of them."""
+    with user_errors():
+        from storelens.datasets.sim.truth import read_truth
+        from storelens.datasets.sim.writer import read_records
+        from storelens.records import Alert, Basket
+        from storelens.storage import ingest_pos, ingest_rfid, save_records
+
+        if not (run_dir / "pos.jsonl").is_file():
+            raise FileNotFoundError(f"{run_dir}: no pos.jsonl here; give a simulated run folder")
+        truth = read_truth(run_dir)
+        source = attribution or run_dir
+        derived = [*truth["sessions.jsonl"], *truth["events.jsonl"]]
+        for name, model in (("baskets.jsonl", Basket), ("alerts.jsonl", Alert)):
+            if (source / name).is_file():
+                derived += read_records(source / name, model)
+            elif attribution is not None:
+                raise FileNotFoundError(f"--attribution {attribution}: no {name} here")
+        db = _db(url)
+        reports = [ingest_pos(db, truth["pos.jsonl"]), ingest_rfid(db, truth["rfid.jsonl"])]
+        saved = save_records(db, derived)
+        table = Table(title=f"loaded {run_dir} into {db!r}")
+        for col in ("records", "stored", "already stored", "refused"):
+            table.add_column(col, justify="right" if col != "records" else "left")
+        for r in reports:
+            table.add_row(r.kind, str(len(r.accepted)), str(len(r.duplicates)), str(len(r.errors)))
+        for name, n in saved.stored.items():
+            table.add_row(name, str(n), str(saved.unchanged[name]), "0")
+        console.print(table)
+        for r in reports:
+            if r.errors:
+                console.print(r.summary())
+
+
+@app.command("analytics")
+def analytics(
+    store_id: str = typer.Option(..., "--store", help="the store's id"),
+    url: str | None = URL,
+) -> None:
+    """Conversion per SKU and per hour, from what the database holds."""
+    with user_errors():
+        from storelens.storage.queries import hourly, sku_funnel
+
+        db = _db(url)
+        with db.read() as conn:
+            skus, hours = sku_funnel(conn, store_id), hourly(conn, store_id)
+        if not hours:
+            raise ValueError(f"store {store_id!r}: no sessions stored in {db!r}")
+        t = Table(title=f"{store_id}: picks to purchases per SKU (top 15 by picks)")
+        for col in ("sku", "picks", "put-backs", "purchased", "conversion"):
+            t.add_column(col, justify="left" if col == "sku" else "right")
+        for f in skus[:15]:
+            conv = "—" if f.conversion is None else f"{f.conversion:.2f}"
+            t.add_row(f.key, str(f.picks), str(f.put_backs), str(f.purchased), conv)
+        console.print(t)
+        h = Table(title=f"{store_id}: per hour (UTC)")
+        for col in ("hour", "sessions", "conversion", "unpaid lines", "reviews / 1000"):
+            h.add_column(col, justify="right")
+        import datetime as dt
+
+        for row in hours:
+            when = dt.datetime.fromtimestamp(row.t, dt.UTC).strftime("%Y-%m-%d %H:00")
+            h.add_row(
+                when,
+                str(row.sessions),
+                f"{row.conversion:.2f}",
+                str(row.unpaid_lines),
+                f"{row.reviews_per_1000:.0f}",
+            )
+        console.print(h)
+
+
+@app.command("revision")
+def revision(message: str = typer.Argument(..., help="what changed in storage/tables.py")) -> None:
+    """For developers: autogenerate a migration from the change to `storage/tables.py`."""
+    import tempfile
+
+    from alembic import command
+
+    from storelens.storage import Database
+    from storelens.storage.database import alembic_config
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database(f"sqlite:///{Path(tmp) / 'head.db'}")
+        db.migrate()
+        with db.engine.begin() as conn:
+            command.revision(alembic_config(conn), message=message, autogenerate=True)
+        db.close()
