@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Table, and_, exists, func, or_, select, tuple_, update
+from sqlalchemy import Connection, Table, and_, exists, func, or_, select, update
 
 from storelens.records import (
     Alert,
@@ -311,12 +311,16 @@ def _refresh_has_alert(conn: Connection, keys: list[tuple[str, str]], now: float
             ~al.c.withdrawn,
         )
     )
-    for lo in range(0, len(keys), _CHUNK):
-        conn.execute(
-            update(lc)
-            .where(tuple_(lc.c.store_id, lc.c.session_id).in_(keys[lo : lo + _CHUNK]))
-            .values(has_alert=live, updated_t=now)
-        )
+    by_store: dict[str, list[str]] = defaultdict(list)
+    for store, sid in keys:
+        by_store[store].append(sid)
+    for store, sids in by_store.items():  # one IN per store: a row-value IN misses the index
+        for lo in range(0, len(sids), _CHUNK):
+            conn.execute(
+                update(lc)
+                .where(lc.c.store_id == store, lc.c.session_id.in_(sids[lo : lo + _CHUNK]))
+                .values(has_alert=live, updated_t=now)
+            )
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ A batch is a list of records (JSON-like mappings or the core records themselves)
 - **Late data is stored and flagged.** A record that arrives more than `horizon_s` after its
   own time `t` is stored with `late = true`; attribution does not re-run for it.
 
-Concurrent writers are safe: inserts skip ids another writer stored a moment earlier
-(`ON CONFLICT DO NOTHING`), and those ids are then checked like any other stored id.
+Each batch is one `INSERT ... ON CONFLICT DO NOTHING RETURNING` per chunk: new records cost
+no lookup, and only the ids the insert skipped — stored before, or by a concurrent writer a
+moment earlier — are read back to tell a retry (same body) from a conflict.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Connection, Table, select, tuple_
+from sqlalchemy import Connection, Table, select
 
 from storelens.records import PosTransaction, RfidRead
 from storelens.revision import canonical_json
@@ -165,17 +166,22 @@ def _sha(rec: BaseModel) -> tuple[str, str]:
 
 
 def _stored_hashes(conn: Connection, kind: _Kind, keys: list[tuple[str, str]]) -> dict:
+    """(store_id, id) → body hash of the stored ones among `keys` (one IN list per store: a
+    row-value IN is not served by the primary key's index on PostgreSQL)."""
     t = kind.table
     id_col = t.c[kind.id_field]
+    by_store: dict[str, list[str]] = {}
+    for store, rid in keys:
+        by_store.setdefault(store, []).append(rid)
     out: dict[tuple[str, str], str] = {}
-    for lo in range(0, len(keys), _CHUNK):
-        chunk = keys[lo : lo + _CHUNK]
-        rows = conn.execute(
-            select(t.c.store_id, id_col, t.c.body_sha256).where(
-                tuple_(t.c.store_id, id_col).in_(chunk)
+    for store, ids in by_store.items():
+        for lo in range(0, len(ids), _CHUNK):
+            rows = conn.execute(
+                select(id_col, t.c.body_sha256).where(
+                    t.c.store_id == store, id_col.in_(ids[lo : lo + _CHUNK])
+                )
             )
-        )
-        out.update({(r[0], r[1]): r[2] for r in rows})
+            out.update({(store, r[0]): r[1] for r in rows})
     return out
 
 
@@ -247,27 +253,19 @@ def _ingest(
         first[key] = (i, rec, body, sha)
 
     with db.write() as conn:
-        stored = _stored_hashes(conn, kind, list(first))
-        fresh: dict[tuple[str, str], tuple[int, BaseModel, str, str]] = {}
-        for key, (i, rec, body, sha) in first.items():
-            if key not in stored:
-                fresh[key] = (i, rec, body, sha)
-            elif stored[key] == sha:
-                report.duplicates.append(key[1])
-            else:
-                report.errors.append(
-                    _conflict(kind, i, key[1], "is already stored with a different body")
-                )
+        # insert first: a new record costs no lookup; only the ids the insert skipped (stored
+        # before, or by another writer a moment ago) are read back to tell retry from conflict
+        fresh = first
         rows = [
             _row(kind, rec, body, sha, now, horizon_s) for (_, rec, body, sha) in fresh.values()
         ]
         inserted = _insert_rows(conn, kind, rows)
-        raced = [k for k in fresh if k not in inserted]  # stored by another writer meanwhile
-        if raced:
-            again = _stored_hashes(conn, kind, raced)
-            for key in raced:
+        skipped = [k for k in fresh if k not in inserted]
+        if skipped:
+            stored = _stored_hashes(conn, kind, skipped)
+            for key in skipped:
                 i, _, _, sha = fresh[key]
-                if again.get(key) == sha:
+                if stored.get(key) == sha:
                     report.duplicates.append(key[1])
                 else:
                     report.errors.append(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-12-07 02:05:24.992961
+Create Date: 2026-12-07 03:12:27.467414
 """
 
 from __future__ import annotations
@@ -41,6 +41,25 @@ def upgrade() -> None:
         batch_op.create_index("ix_alerts_store_session", ["store_id", "session_id"], unique=False)
 
     op.create_table(
+        "basket_lines",
+        sa.Column("basket_id", sa.String(length=64), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("line_no", sa.Integer(), nullable=False),
+        sa.Column("store_id", sa.String(length=64), nullable=False),
+        sa.Column("session_id", sa.String(length=64), nullable=False),
+        sa.Column("is_current", sa.Boolean(), nullable=False),
+        sa.Column("sku", sa.String(length=64), nullable=False),
+        sa.Column("qty", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=24), nullable=False),
+        sa.Column("confidence", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("basket_id", "revision", "line_no", name=op.f("pk_basket_lines")),
+    )
+    with op.batch_alter_table("basket_lines", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_basket_lines_store_current_sku", ["store_id", "is_current", "sku"], unique=False
+        )
+
+    op.create_table(
         "baskets",
         sa.Column("basket_id", sa.String(length=64), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
@@ -57,6 +76,19 @@ def upgrade() -> None:
             ["store_id", "session_id", "is_current"],
             unique=False,
         )
+
+    op.create_table(
+        "pos_lines",
+        sa.Column("store_id", sa.String(length=64), nullable=False),
+        sa.Column("txn_id", sa.String(length=64), nullable=False),
+        sa.Column("line_no", sa.Integer(), nullable=False),
+        sa.Column("sku", sa.String(length=64), nullable=False),
+        sa.Column("qty", sa.Integer(), nullable=False),
+        sa.Column("unit_price", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("store_id", "txn_id", "line_no", name=op.f("pk_pos_lines")),
+    )
+    with op.batch_alter_table("pos_lines", schema=None) as batch_op:
+        batch_op.create_index("ix_pos_lines_store_sku", ["store_id", "sku"], unique=False)
 
     op.create_table(
         "pos_transactions",
@@ -132,6 +164,24 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "session_shoppers",
+        sa.Column("session_id", sa.String(length=64), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("shopper_id", sa.String(length=64), nullable=False),
+        sa.Column("store_id", sa.String(length=64), nullable=False),
+        sa.Column("is_current", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "session_id", "revision", "shopper_id", name=op.f("pk_session_shoppers")
+        ),
+    )
+    with op.batch_alter_table("session_shoppers", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_session_shoppers_store_shopper_current",
+            ["store_id", "shopper_id", "is_current"],
+            unique=False,
+        )
+
+    op.create_table(
         "sessions",
         sa.Column("session_id", sa.String(length=64), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
@@ -177,89 +227,9 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_shelf_events_store_sku_t", ["store_id", "sku", "t"], unique=False)
 
-    op.create_table(
-        "basket_lines",
-        sa.Column("basket_id", sa.String(length=64), nullable=False),
-        sa.Column("revision", sa.Integer(), nullable=False),
-        sa.Column("line_no", sa.Integer(), nullable=False),
-        sa.Column("store_id", sa.String(length=64), nullable=False),
-        sa.Column("session_id", sa.String(length=64), nullable=False),
-        sa.Column("is_current", sa.Boolean(), nullable=False),
-        sa.Column("sku", sa.String(length=64), nullable=False),
-        sa.Column("qty", sa.Integer(), nullable=False),
-        sa.Column("status", sa.String(length=24), nullable=False),
-        sa.Column("confidence", sa.Float(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["basket_id", "revision"],
-            ["baskets.basket_id", "baskets.revision"],
-            name=op.f("fk_basket_lines_basket_id_baskets"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("basket_id", "revision", "line_no", name=op.f("pk_basket_lines")),
-    )
-    with op.batch_alter_table("basket_lines", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_basket_lines_store_current_sku", ["store_id", "is_current", "sku"], unique=False
-        )
-
-    op.create_table(
-        "pos_lines",
-        sa.Column("store_id", sa.String(length=64), nullable=False),
-        sa.Column("txn_id", sa.String(length=64), nullable=False),
-        sa.Column("line_no", sa.Integer(), nullable=False),
-        sa.Column("sku", sa.String(length=64), nullable=False),
-        sa.Column("qty", sa.Integer(), nullable=False),
-        sa.Column("unit_price", sa.Float(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["store_id", "txn_id"],
-            ["pos_transactions.store_id", "pos_transactions.txn_id"],
-            name=op.f("fk_pos_lines_store_id_pos_transactions"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("store_id", "txn_id", "line_no", name=op.f("pk_pos_lines")),
-    )
-    with op.batch_alter_table("pos_lines", schema=None) as batch_op:
-        batch_op.create_index("ix_pos_lines_store_sku", ["store_id", "sku"], unique=False)
-
-    op.create_table(
-        "session_shoppers",
-        sa.Column("session_id", sa.String(length=64), nullable=False),
-        sa.Column("revision", sa.Integer(), nullable=False),
-        sa.Column("shopper_id", sa.String(length=64), nullable=False),
-        sa.Column("store_id", sa.String(length=64), nullable=False),
-        sa.Column("is_current", sa.Boolean(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["session_id", "revision"],
-            ["sessions.session_id", "sessions.revision"],
-            name=op.f("fk_session_shoppers_session_id_sessions"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint(
-            "session_id", "revision", "shopper_id", name=op.f("pk_session_shoppers")
-        ),
-    )
-    with op.batch_alter_table("session_shoppers", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_session_shoppers_store_shopper_current",
-            ["store_id", "shopper_id", "is_current"],
-            unique=False,
-        )
-
 
 def downgrade() -> None:
 
-    with op.batch_alter_table("session_shoppers", schema=None) as batch_op:
-        batch_op.drop_index("ix_session_shoppers_store_shopper_current")
-
-    op.drop_table("session_shoppers")
-    with op.batch_alter_table("pos_lines", schema=None) as batch_op:
-        batch_op.drop_index("ix_pos_lines_store_sku")
-
-    op.drop_table("pos_lines")
-    with op.batch_alter_table("basket_lines", schema=None) as batch_op:
-        batch_op.drop_index("ix_basket_lines_store_current_sku")
-
-    op.drop_table("basket_lines")
     with op.batch_alter_table("shelf_events", schema=None) as batch_op:
         batch_op.drop_index("ix_shelf_events_store_sku_t")
         batch_op.drop_index("ix_shelf_events_store_shopper_t")
@@ -271,6 +241,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_sessions_store_current_enter")
 
     op.drop_table("sessions")
+    with op.batch_alter_table("session_shoppers", schema=None) as batch_op:
+        batch_op.drop_index("ix_session_shoppers_store_shopper_current")
+
+    op.drop_table("session_shoppers")
     with op.batch_alter_table("session_reviews", schema=None) as batch_op:
         batch_op.drop_index("ix_session_reviews_store_session")
 
@@ -290,10 +264,18 @@ def downgrade() -> None:
         batch_op.drop_index("ix_pos_transactions_store_refers_to")
 
     op.drop_table("pos_transactions")
+    with op.batch_alter_table("pos_lines", schema=None) as batch_op:
+        batch_op.drop_index("ix_pos_lines_store_sku")
+
+    op.drop_table("pos_lines")
     with op.batch_alter_table("baskets", schema=None) as batch_op:
         batch_op.drop_index("ix_baskets_store_session_current")
 
     op.drop_table("baskets")
+    with op.batch_alter_table("basket_lines", schema=None) as batch_op:
+        batch_op.drop_index("ix_basket_lines_store_current_sku")
+
+    op.drop_table("basket_lines")
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.drop_index("ix_alerts_store_session")
         batch_op.drop_index("ix_alerts_store_current_t")
