@@ -8,7 +8,11 @@ from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 # what each notebook must have shown, beyond running without an error
-EXPECTED = {"01_train_detector.ipynb": "mAP50", "02_tracking.ipynb": "HOTA"}
+EXPECTED = {
+    "01_train_detector.ipynb": "mAP50",
+    "02_tracking.ipynb": "HOTA",
+    "05_attribution.ipynb": "receipt accuracy",
+}
 
 
 @pytest.mark.slow

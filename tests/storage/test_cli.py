@@ -28,6 +28,11 @@ def test_load_twice_then_analytics(store_run, tmp_path):
     assert first.exit_code == 0, first.output
     pos_row = next(line for line in first.output.splitlines() if "│ pos" in line)
     assert pos_row.split("│")[2].strip() == str(len(store_run.pos))
+    from storelens.storage import Database
+    from storelens.storage.queries import late_inputs
+
+    with Database(url).read() as conn:  # a replay: nothing arrives late
+        assert late_inputs(conn, "demo-store") == {"pos": [], "rfid": []}
     again = _invoke(
         "db",
         "load",
