@@ -48,6 +48,7 @@ class RecordError:
     field: str
     message: str
     record_id: str | None = None
+    conflict: bool = False  # the id was sent before with another body (else: malformed)
 
     def __str__(self) -> str:
         rid = f" ({self.record_id})" if self.record_id else ""
@@ -191,7 +192,9 @@ def _conflict(kind: _Kind, index: int, rid: str, detail: str) -> RecordError:
         if kind is POS
         else "a read is never changed once sent"
     )
-    return RecordError(index, kind.id_field, f"{kind.id_field} {rid!r} {detail}; {fix}", rid)
+    return RecordError(
+        index, kind.id_field, f"{kind.id_field} {rid!r} {detail}; {fix}", rid, conflict=True
+    )
 
 
 def _insert_rows(conn: Connection, kind: _Kind, rows: list[dict]) -> set[tuple[str, str]]:

@@ -574,6 +574,19 @@ def hourly(
     ]
 
 
+def shelf_ids(conn: Connection, store_id: str) -> list[str]:
+    """The shelves the store's current events name, sorted (shelf zones without a layout)."""
+    e = ShelfEventRow.__table__
+    return list(
+        conn.execute(
+            select(e.c.shelf_id)
+            .where(e.c.store_id == store_id, e.c.is_current)
+            .distinct()
+            .order_by(e.c.shelf_id)
+        ).scalars()
+    )
+
+
 def sessions_by_id(conn: Connection, store_id: str, session_ids: list[str]) -> list[Session]:
     """The current revisions of these sessions (missing ids left out)."""
     s = SessionRow.__table__

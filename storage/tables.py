@@ -272,3 +272,21 @@ class SessionReviewRow(Base):
     t: Mapped[float] = mapped_column(Float)
 
     __table_args__ = (Index("ix_session_reviews_store_session", "store_id", "session_id"),)
+
+
+# --- access: API keys ----------------------------------------------------------------------
+
+
+class ApiKeyRow(Base):
+    """An API key: only its HMAC-SHA256 under the service's secret is stored (`keys.py`), the
+    store it is scoped to (None: an admin key) and its role."""
+
+    __tablename__ = "api_keys"
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_hmac: Mapped[str] = mapped_column(String(64))
+    store_id: Mapped[str | None] = mapped_column(String(ID))
+    role: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(128))
+    created_t: Mapped[float] = mapped_column(Float)
+    revoked_t: Mapped[float | None] = mapped_column(Float)

@@ -24,6 +24,7 @@ RUNS_DIR_ENV = "STORELENS_RUNS_DIR"
 BOXMOT_PYTHON_ENV = "STORELENS_BOXMOT_PYTHON"
 MLFLOW_TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 DATABASE_URL_ENV = "STORELENS_DATABASE_URL"
+API_SECRET_ENV = "STORELENS_API_SECRET"
 ULTRALYTICS_DIR_ENV = "STORELENS_ULTRALYTICS_DIR"
 YOLO_CONFIG_DIR_ENV = "YOLO_CONFIG_DIR"
 XDG_CACHE_HOME_ENV = "XDG_CACHE_HOME"
@@ -83,6 +84,13 @@ class Settings(BaseSettings):
         description="storelens' SQL storage (an SQLAlchemy URL, e.g. "
         "`postgresql+psycopg://user@host:5432/db`); unset: the SQLite file `storelens.db` "
         "in the runs folder (see `database_url()`)",
+    )
+    api_secret: str | None = Field(
+        None,
+        validation_alias=API_SECRET_ENV,
+        repr=False,
+        description="the API's secret: keys are stored as HMAC-SHA256 under it; unset, "
+        "neither `storelens keys` nor the API starts",
     )
     ultralytics_dir: Path | None = Field(
         None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from storelens._version import __version__
-from storelens.cli import bench, db, demo, products, simulate, store, tracking, training
+from storelens.cli import bench, db, demo, keys, products, simulate, store, tracking, training
 
 app = typer.Typer(
     name="storelens",
@@ -35,6 +35,8 @@ app.add_typer(training.export_app, name="export")
 app.command("demo")(demo.demo)
 app.command("bench")(bench.bench)
 app.add_typer(db.app, name="db")
+app.add_typer(keys.keys_app, name="keys")
+app.command("api")(keys.api)
 
 
 def _version(value: bool) -> None:

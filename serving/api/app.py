@@ -1,0 +1,298 @@
+"""The attribution API as a FastAPI app: store-scoped routes under `/v1/stores/{store_id}/…` for
+sessions (list, one, review), shelf events, alerts, POS and RFID ingestion and analytics, plus
+`/healthz` and `/readyz`.
+
+- Keys go in `Authorization: Bearer KEY` (`storelens keys create`). A store key sees only its
+  store: any other store is 404, as if it did not exist. `reader` keys read; `reviewer` keys
+  also review sessions and post POS and RFID; `admin` keys reach every store.
+- Ingestion follows storage's rules (`storelens.storage.ingest`): every valid record of a batch
+  is stored; the answer is 200 when all were stored or already stored, 409 when some id was sent
+  before with another body, 422 when some record is malformed (named by index and field) — the
+  body lists what was stored either way, so a client retries only what was refused.
+- Times are ISO-8601 with a zone both ways; a query time without a zone is refused.
+
+`create_app(db, secret)` takes its database and secret from the caller (under Ray Serve each
+replica builds its own); nothing is built at import time.
+"""
+
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from storelens.records import EventKind, SessionLifecycle
+from storelens.serving.api.schemas import (
+    AlertOut,
+    ErrorOut,
+    EventOut,
+    FunnelOut,
+    HourOut,
+    IngestOut,
+    PageOut,
+    ReviewIn,
+    ReviewOut,
+    SessionDetailOut,
+    SessionOut,
+)
+from storelens.storage import Database, StorageError, ingest_pos, ingest_rfid, record_review
+from storelens.storage import queries as q
+from storelens.storage.keys import ApiKey, Role, authenticate
+
+API_VERSION = "v1"
+NOT_FOUND = {404: {"model": ErrorOut, "description": "no such store, or not this key's store"}}
+AUTH = {401: {"model": ErrorOut, "description": "no key, or not a live key"}}
+
+
+def _epoch(name: str, value: datetime | None) -> float | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise HTTPException(422, f"{name}={value.isoformat()}: give a zone (e.g. Z or +01:00)")
+    return value.timestamp()
+
+
+def create_app(db: Database, secret: str) -> FastAPI:
+    """The app over `db`; keys are checked against HMACs under `secret`."""
+    app = FastAPI(
+        title="storelens attribution API",
+        version=API_VERSION,
+        description="Which shopper took which product, and did they pay for it?",
+    )
+
+    @app.exception_handler(StorageError)
+    async def _storage_error(_request: Request, err: StorageError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(err)})
+
+    def key(authorization: Annotated[str | None, Header()] = None) -> ApiKey:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise HTTPException(401, "send Authorization: Bearer <key>")
+        found = authenticate(db, authorization.removeprefix("Bearer ").strip(), secret=secret)
+        if found is None:
+            raise HTTPException(401, "not a live key")
+        return found
+
+    Key = Annotated[ApiKey, Depends(key)]
+    StoreId = Annotated[str, Path(description="the store's id", max_length=64)]
+
+    def scoped(k: ApiKey, store_id: str, *, write: bool = False) -> None:
+        if not k.may_see(store_id):
+            raise HTTPException(404, f"no store {store_id!r}")
+        if write and k.role == Role.READER:
+            raise HTTPException(403, "a reader key cannot write; use a reviewer key")
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], responses={503: {"model": ErrorOut}})
+    def readyz() -> dict[str, str]:
+        try:
+            revision = db.current_revision()
+        except Exception as err:  # any database failure means: not ready, saying why
+            raise HTTPException(503, f"database: {type(err).__name__}") from None
+        if revision is None:
+            raise HTTPException(503, "database: not migrated (storelens db migrate)")
+        return {"status": "ready", "schema": revision}
+
+    base = f"/{API_VERSION}/stores/{{store_id}}"
+
+    @app.get(f"{base}/sessions", tags=["sessions"], responses={**AUTH, **NOT_FOUND})
+    def sessions(
+        k: Key,
+        store_id: StoreId,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        lifecycle: SessionLifecycle | None = None,
+        has_alert: bool | None = None,
+        shopper_id: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=q.MAX_PAGE)] = 100,
+        cursor: str | None = None,
+    ) -> PageOut[SessionOut]:
+        """Sessions that entered in `[since, until)`, oldest first, by lifecycle or alert."""
+        scoped(k, store_id)
+        with db.read() as conn:
+            page = q.list_sessions(
+                conn,
+                store_id,
+                since=_epoch("since", since),
+                until=_epoch("until", until),
+                lifecycle=lifecycle,
+                has_alert=has_alert,
+                shopper_id=shopper_id,
+                limit=limit,
+                cursor=cursor,
+            )
+        return PageOut[SessionOut](
+            items=[SessionOut.of(s) for s in page.items], next_cursor=page.next_cursor
+        )
+
+    @app.get(f"{base}/sessions/{{session_id}}", tags=["sessions"], responses={**AUTH, **NOT_FOUND})
+    def session(k: Key, store_id: StoreId, session_id: str) -> SessionDetailOut:
+        """One session: its basket lines with what decided each, its alerts and reviews."""
+        scoped(k, store_id)
+        with db.read() as conn:
+            detail = q.get_session(conn, store_id, session_id)
+        if detail is None:
+            raise HTTPException(404, f"no session {session_id!r} in store {store_id!r}")
+        return SessionDetailOut.of(detail)
+
+    @app.post(
+        f"{base}/sessions/{{session_id}}/reviews",
+        tags=["sessions"],
+        status_code=201,
+        responses={**AUTH, **NOT_FOUND, 403: {"model": ErrorOut}},
+    )
+    def review(k: Key, store_id: StoreId, session_id: str, body: ReviewIn) -> ReviewOut:
+        """Record a person's verdict; earlier reviews stay."""
+        scoped(k, store_id, write=True)
+        with db.read() as conn:
+            if q.get_session(conn, store_id, session_id) is None:
+                raise HTTPException(404, f"no session {session_id!r} in store {store_id!r}")
+        done = record_review(
+            db,
+            store_id=store_id,
+            session_id=session_id,
+            verdict=body.verdict,
+            reviewer=f"key:{k.key_id}" + (f" ({k.label})" if k.label else ""),
+            reason=body.reason,
+        )
+        return ReviewOut.of(done)
+
+    @app.get(f"{base}/events", tags=["events"], responses={**AUTH, **NOT_FOUND})
+    def events(
+        k: Key,
+        store_id: StoreId,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        sku: str | None = None,
+        shelf_id: str | None = None,
+        shopper_id: str | None = None,
+        kind: EventKind | None = None,
+        limit: Annotated[int, Query(ge=1, le=q.MAX_PAGE)] = 100,
+        cursor: str | None = None,
+    ) -> PageOut[EventOut]:
+        """Picks and put-backs by time, SKU, shelf, shopper."""
+        scoped(k, store_id)
+        with db.read() as conn:
+            page = q.list_events(
+                conn,
+                store_id,
+                since=_epoch("since", since),
+                until=_epoch("until", until),
+                sku=sku,
+                shelf_id=shelf_id,
+                shopper_id=shopper_id,
+                kind=kind,
+                limit=limit,
+                cursor=cursor,
+            )
+        return PageOut[EventOut](
+            items=[EventOut.of(e) for e in page.items], next_cursor=page.next_cursor
+        )
+
+    @app.get(f"{base}/events/{{event_id}}", tags=["events"], responses={**AUTH, **NOT_FOUND})
+    def event(k: Key, store_id: StoreId, event_id: str) -> EventOut:
+        scoped(k, store_id)
+        with db.read() as conn:
+            found = q.get_event(conn, store_id, event_id)
+        if found is None:
+            raise HTTPException(404, f"no event {event_id!r} in store {store_id!r}")
+        return EventOut.of(found)
+
+    @app.get(f"{base}/alerts", tags=["alerts"], responses={**AUTH, **NOT_FOUND})
+    def alerts(
+        k: Key,
+        store_id: StoreId,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        include_withdrawn: bool = False,
+        limit: Annotated[int, Query(ge=1, le=q.MAX_PAGE)] = 100,
+        cursor: str | None = None,
+    ) -> PageOut[AlertOut]:
+        """Alerts raised for a person to review, oldest first."""
+        scoped(k, store_id)
+        with db.read() as conn:
+            page = q.list_alerts(
+                conn,
+                store_id,
+                since=_epoch("since", since),
+                until=_epoch("until", until),
+                include_withdrawn=include_withdrawn,
+                limit=limit,
+                cursor=cursor,
+            )
+        return PageOut[AlertOut](
+            items=[AlertOut.of(a) for a in page.items], next_cursor=page.next_cursor
+        )
+
+    ingest_responses = {
+        **AUTH,
+        **NOT_FOUND,
+        403: {"model": ErrorOut},
+        409: {"model": IngestOut, "description": "an id was sent before with another body"},
+        422: {"model": IngestOut, "description": "malformed records, named by index and field"},
+    }
+
+    def _ingest(report) -> JSONResponse:  # type: ignore[no-untyped-def]
+        body = IngestOut.of(report)
+        status = 200
+        if report.errors:
+            status = 409 if all(e.conflict for e in report.errors) else 422
+        return JSONResponse(status_code=status, content=body.model_dump(mode="json"))
+
+    @app.post(
+        f"{base}/pos", tags=["ingestion"], response_model=IngestOut, responses=ingest_responses
+    )
+    def post_pos(k: Key, store_id: StoreId, records: list[dict]) -> JSONResponse:
+        """A JSON list of POS transactions (core `PosTransaction`), idempotent on `txn_id`."""
+        scoped(k, store_id, write=True)
+        return _ingest(ingest_pos(db, records, store_id=store_id))
+
+    @app.post(
+        f"{base}/rfid", tags=["ingestion"], response_model=IngestOut, responses=ingest_responses
+    )
+    def post_rfid(k: Key, store_id: StoreId, records: list[dict]) -> JSONResponse:
+        """A JSON list of exit-gate reads (core `RfidRead`), idempotent on `read_id`."""
+        scoped(k, store_id, write=True)
+        return _ingest(ingest_rfid(db, records, store_id=store_id))
+
+    @app.get(f"{base}/analytics/skus", tags=["analytics"], responses={**AUTH, **NOT_FOUND})
+    def analytics_skus(
+        k: Key, store_id: StoreId, since: datetime | None = None, until: datetime | None = None
+    ) -> list[FunnelOut]:
+        """Per SKU: picks, put-backs, purchased units, conversion; most picked first."""
+        scoped(k, store_id)
+        with db.read() as conn:
+            rows = q.sku_funnel(
+                conn, store_id, since=_epoch("since", since), until=_epoch("until", until)
+            )
+        return [FunnelOut.of(f) for f in rows]
+
+    @app.get(f"{base}/analytics/shelves", tags=["analytics"], responses={**AUTH, **NOT_FOUND})
+    def analytics_shelves(
+        k: Key, store_id: StoreId, since: datetime | None = None, until: datetime | None = None
+    ) -> list[FunnelOut]:
+        """Per shelf zone: picks, put-backs, purchases counted at the shelf they came from."""
+        scoped(k, store_id)
+        with db.read() as conn:
+            shelves = q.shelf_ids(conn, store_id)
+            rows = q.shelf_funnel(
+                conn, store_id, shelves, since=_epoch("since", since), until=_epoch("until", until)
+            )
+        return [FunnelOut.of(f) for f in rows]
+
+    @app.get(f"{base}/analytics/hours", tags=["analytics"], responses={**AUTH, **NOT_FOUND})
+    def analytics_hours(
+        k: Key, store_id: StoreId, since: datetime | None = None, until: datetime | None = None
+    ) -> list[HourOut]:
+        """Per hour (UTC): sessions, conversion, unpaid lines, reviews per 1,000 sessions."""
+        scoped(k, store_id)
+        with db.read() as conn:
+            rows = q.hourly(
+                conn, store_id, since=_epoch("since", since), until=_epoch("until", until)
+            )
+        return [HourOut.of(h) for h in rows]
+
+    return app
