@@ -15,7 +15,6 @@ sessions (list, one, review), shelf events, alerts, POS and RFID ingestion and a
 replica builds its own); nothing is built at import time.
 """
 
-
 from datetime import datetime
 from typing import Annotated
 
