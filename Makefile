@@ -55,7 +55,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check storelens tracking datasets training serving models tests evaluation inference
+	$(BIN)/ruff format --check storelens tracking datasets training serving models tests evaluation inference attribution storage
 	$(BIN)/mypy
 
 # Regenerate requirements.lock from the current environment (after changing dependencies).

@@ -9,7 +9,8 @@ sessions (list, one, review), shelf events, alerts, POS and RFID ingestion and a
   is stored; the answer is 200 when all were stored or already stored, 409 when some id was sent
   before with another body, 422 when some record is malformed (named by index and field) — the
   body lists what was stored either way, so a client retries only what was refused.
-- Times are ISO-8601 with a zone both ways; a query time without a zone is refused.
+- Times are ISO-8601 with a zone both ways; a query time without a zone is refused (400, as is a
+  cursor this API did not hand out).
 
 `create_app(db, secret)` takes its database and secret from the caller (under Ray Serve each
 replica builds its own); nothing is built at import time.
@@ -34,6 +35,7 @@ from storelens.serving.api.schemas import (
     ReviewOut,
     SessionDetailOut,
     SessionOut,
+    ValidationErrorsOut,
 )
 from storelens.storage import Database, StorageError, ingest_pos, ingest_rfid, record_review
 from storelens.storage import queries as q
@@ -41,14 +43,17 @@ from storelens.storage.keys import ApiKey, Role, authenticate
 
 API_VERSION = "v1"
 NOT_FOUND = {404: {"model": ErrorOut, "description": "no such store, or not this key's store"}}
-AUTH = {401: {"model": ErrorOut, "description": "no key, or not a live key"}}
+AUTH = {
+    401: {"model": ErrorOut, "description": "no key, or not a live key"},
+    400: {"model": ErrorOut, "description": "a bad argument: a cursor, a time without a zone"},
+}
 
 
 def _epoch(name: str, value: datetime | None) -> float | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        raise HTTPException(422, f"{name}={value.isoformat()}: give a zone (e.g. Z or +01:00)")
+        raise HTTPException(400, f"{name}={value.isoformat()}: give a zone (e.g. Z or +01:00)")
     return value.timestamp()
 
 
@@ -62,7 +67,7 @@ def create_app(db: Database, secret: str) -> FastAPI:
 
     @app.exception_handler(StorageError)
     async def _storage_error(_request: Request, err: StorageError) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": str(err)})
+        return JSONResponse(status_code=400, content={"detail": str(err)})
 
     def key(authorization: Annotated[str | None, Header()] = None) -> ApiKey:
         if not authorization or not authorization.startswith("Bearer "):
@@ -231,7 +236,11 @@ def create_app(db: Database, secret: str) -> FastAPI:
         **NOT_FOUND,
         403: {"model": ErrorOut},
         409: {"model": IngestOut, "description": "an id was sent before with another body"},
-        422: {"model": IngestOut, "description": "malformed records, named by index and field"},
+        422: {
+            "model": IngestOut | ValidationErrorsOut,
+            "description": "malformed records, named by index and field (IngestOut), or a body "
+            "that is not a list of objects",
+        },
     }
 
     def _ingest(report) -> JSONResponse:  # type: ignore[no-untyped-def]

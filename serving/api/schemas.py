@@ -4,7 +4,7 @@ a zone (`datetime` in UTC) instead of epoch seconds."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -111,7 +111,9 @@ class AlertOut(_Out):
 class ReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    verdict: SessionLifecycle = Field(description="`reviewed` (agrees) or `contested`")
+    verdict: Literal["reviewed", "contested"] = Field(
+        description="`reviewed`: the person agrees with the basket; `contested`: they do not"
+    )
     reason: str = Field("", max_length=2000)
 
 
@@ -273,3 +275,9 @@ class HourOut(_Out):
 
 class ErrorOut(_Out):
     detail: str
+
+
+class ValidationErrorsOut(_Out):
+    """FastAPI's own answer to a request that does not fit the route (a body that is not a list)."""
+
+    detail: list[dict]
