@@ -9,6 +9,8 @@ sessions (list, one, review), shelf events, alerts, POS and RFID ingestion and a
   is stored; the answer is 200 when all were stored or already stored, 409 when some id was sent
   before with another body, 422 when some record is malformed (named by index and field) — the
   body lists what was stored either way, so a client retries only what was refused.
+- Each key has a rate limit (a token bucket per key in each replica): past it, 429 with
+  `Retry-After`.
 - Times are ISO-8601 with a zone both ways; a query time without a zone is refused (400, as is a
   cursor this API did not hand out).
 
@@ -16,13 +18,16 @@ sessions (list, one, review), shelf events, alerts, POS and RFID ingestion and a
 replica builds its own); nothing is built at import time.
 """
 
+import math
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from storelens.records import EventKind, SessionLifecycle
+from storelens.serving.api.limits import DEFAULT_BURST, DEFAULT_RATE_PER_S, RateLimits
+from storelens.serving.api.metrics import ApiMetrics
 from storelens.serving.api.schemas import (
     AlertOut,
     ErrorOut,
@@ -45,6 +50,7 @@ API_VERSION = "v1"
 NOT_FOUND = {404: {"model": ErrorOut, "description": "no such store, or not this key's store"}}
 AUTH = {
     401: {"model": ErrorOut, "description": "no key, or not a live key"},
+    429: {"model": ErrorOut, "description": "this key's rate limit; see Retry-After"},
     400: {"model": ErrorOut, "description": "a bad argument: a cursor, a time without a zone"},
 }
 
@@ -57,13 +63,27 @@ def _epoch(name: str, value: datetime | None) -> float | None:
     return value.timestamp()
 
 
-def create_app(db: Database, secret: str) -> FastAPI:
-    """The app over `db`; keys are checked against HMACs under `secret`."""
+def create_app(
+    db: Database,
+    secret: str,
+    *,
+    rate_per_s: float = DEFAULT_RATE_PER_S,
+    burst: int = DEFAULT_BURST,
+) -> FastAPI:
+    """The app over `db`; keys are checked against HMACs under `secret`; each key may make
+    `rate_per_s` requests a second on average, `burst` at once (then 429 with Retry-After)."""
     app = FastAPI(
         title="storelens attribution API",
         version=API_VERSION,
         description="Which shopper took which product, and did they pay for it?",
     )
+    limits = RateLimits(rate_per_s, burst)
+    metrics = ApiMetrics()
+    app.middleware("http")(metrics.middleware)
+
+    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    def prometheus() -> Response:
+        return Response(metrics.render(), media_type=metrics.content_type)
 
     @app.exception_handler(StorageError)
     async def _storage_error(_request: Request, err: StorageError) -> JSONResponse:
@@ -75,6 +95,13 @@ def create_app(db: Database, secret: str) -> FastAPI:
         found = authenticate(db, authorization.removeprefix("Bearer ").strip(), secret=secret)
         if found is None:
             raise HTTPException(401, "not a live key")
+        wait_s = limits.take(found.key_id)
+        if wait_s > 0:
+            raise HTTPException(
+                429,
+                f"key {found.key_id}: more than {limits.rate_per_s:g} requests a second",
+                headers={"Retry-After": str(max(1, math.ceil(wait_s)))},
+            )
         return found
 
     Key = Annotated[ApiKey, Depends(key)]
@@ -244,6 +271,9 @@ def create_app(db: Database, secret: str) -> FastAPI:
     }
 
     def _ingest(report) -> JSONResponse:  # type: ignore[no-untyped-def]
+        metrics.count_ingest(
+            report.kind, len(report.accepted), len(report.duplicates), len(report.errors)
+        )
         body = IngestOut.of(report)
         status = 200
         if report.errors:

@@ -207,3 +207,48 @@ def test_the_openapi_schema_names_every_route():
     ):
         assert f"/v1/stores/{{store_id}}/{route}" in paths
     assert "409" in paths["/v1/stores/{store_id}/pos"]["post"]["responses"]
+
+
+def test_a_key_past_its_rate_limit_gets_429_with_retry_after(db):
+    _, key = create_key(db, secret=SECRET, store_id=STORE)
+    client = TestClient(create_app(db, SECRET, rate_per_s=0.5, burst=3))
+    headers = {"Authorization": f"Bearer {key}"}
+    codes = [
+        client.get(f"/v1/stores/{STORE}/alerts", headers=headers).status_code for _ in range(4)
+    ]
+    assert codes == [200, 200, 200, 429]
+    limited = client.get(f"/v1/stores/{STORE}/alerts", headers=headers)
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) == 2
+    _, other = create_key(db, secret=SECRET, store_id=STORE)  # another key has its own bucket
+    assert (
+        client.get(
+            f"/v1/stores/{STORE}/alerts", headers={"Authorization": f"Bearer {other}"}
+        ).status_code
+        == 200
+    )
+
+
+def test_token_buckets_refill_at_the_rate():
+    from storelens.serving.api.limits import RateLimits
+
+    now = [0.0]
+    limits = RateLimits(2.0, 2, clock=lambda: now[0])
+    assert [limits.take("k") for _ in range(2)] == [0.0, 0.0]
+    assert limits.take("k") == pytest.approx(0.5)
+    now[0] = 0.5
+    assert limits.take("k") == 0.0 and limits.take("k") > 0
+    with pytest.raises(ValueError, match="must be positive"):
+        RateLimits(0, 1)
+
+
+def test_metrics_count_requests_by_route_and_ingested_records(api, store_run):
+    client, h = api
+    client.get(f"/v1/stores/{STORE}/sessions", headers=h["reader"])
+    batch = [t.model_dump(mode="json") for t in store_run.pos[:3]]
+    client.post(f"/v1/stores/{STORE}/pos", headers=h["reviewer"], json=batch)
+    client.post(f"/v1/stores/{STORE}/pos", headers=h["reviewer"], json=batch)
+    text = client.get("/metrics").text
+    route = 'route="/v1/stores/{store_id}/sessions"'
+    assert f'storelens_api_request_seconds_count{{method="GET",{route},status="200"}} 1.0' in text
+    assert 'storelens_api_ingested_records_total{kind="pos",outcome="stored"} 3.0' in text
+    assert 'storelens_api_ingested_records_total{kind="pos",outcome="already_stored"} 3.0' in text
