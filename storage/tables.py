@@ -290,3 +290,19 @@ class ApiKeyRow(Base):
     label: Mapped[str] = mapped_column(String(128))
     created_t: Mapped[float] = mapped_column(Float)
     revoked_t: Mapped[float | None] = mapped_column(Float)
+
+
+class AuditRow(Base):
+    """Who looked at or acted on what, and when: every view of a session's evidence and every
+    review, by key. Appended, never changed."""
+
+    __tablename__ = "audit_log"
+
+    entry_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    t: Mapped[float] = mapped_column(Float)
+    key_id: Mapped[str] = mapped_column(String(32))
+    store_id: Mapped[str] = mapped_column(String(ID))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(ID))
+
+    __table_args__ = (Index("ix_audit_log_store_t", "store_id", "t"),)

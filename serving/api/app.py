@@ -11,6 +11,8 @@ sessions (list, one, review), shelf events, alerts, POS and RFID ingestion and a
   body lists what was stored either way, so a client retries only what was refused.
 - Each key has a rate limit (a token bucket per key in each replica): past it, 429 with
   `Retry-After`.
+- Every view of one session (its evidence) and every review is written to the audit log
+  (`GET …/audit`, admin keys) before the answer goes out.
 - Times are ISO-8601 with a zone both ways; a query time without a zone is refused (400, as is a
   cursor this API did not hand out).
 
@@ -30,6 +32,7 @@ from storelens.serving.api.limits import DEFAULT_BURST, DEFAULT_RATE_PER_S, Rate
 from storelens.serving.api.metrics import ApiMetrics
 from storelens.serving.api.schemas import (
     AlertOut,
+    AuditOut,
     ErrorOut,
     EventOut,
     FunnelOut,
@@ -44,6 +47,7 @@ from storelens.serving.api.schemas import (
 )
 from storelens.storage import Database, StorageError, ingest_pos, ingest_rfid, record_review
 from storelens.storage import queries as q
+from storelens.storage.audit import audit_entries, record_access
 from storelens.storage.keys import ApiKey, Role, authenticate
 
 API_VERSION = "v1"
@@ -167,6 +171,9 @@ def create_app(
             detail = q.get_session(conn, store_id, session_id)
         if detail is None:
             raise HTTPException(404, f"no session {session_id!r} in store {store_id!r}")
+        record_access(
+            db, key_id=k.key_id, store_id=store_id, action="view_session", target=session_id
+        )
         return SessionDetailOut.of(detail)
 
     @app.post(
@@ -189,7 +196,21 @@ def create_app(
             reviewer=f"key:{k.key_id}" + (f" ({k.label})" if k.label else ""),
             reason=body.reason,
         )
+        record_access(db, key_id=k.key_id, store_id=store_id, action="review", target=session_id)
         return ReviewOut.of(done)
+
+    @app.get(
+        f"{base}/audit", tags=["audit"], responses={**AUTH, **NOT_FOUND, 403: {"model": ErrorOut}}
+    )
+    def audit(
+        k: Key, store_id: StoreId, limit: Annotated[int, Query(ge=1, le=q.MAX_PAGE)] = 1000
+    ) -> list[AuditOut]:
+        """Who viewed or reviewed which session, and when (admin keys only)."""
+        scoped(k, store_id)
+        if k.role != Role.ADMIN:
+            raise HTTPException(403, "the audit log is for admin keys")
+        with db.read() as conn:
+            return [AuditOut.of(e) for e in audit_entries(conn, store_id, limit=limit)]
 
     @app.get(f"{base}/events", tags=["events"], responses={**AUTH, **NOT_FOUND})
     def events(

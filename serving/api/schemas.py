@@ -18,6 +18,7 @@ from storelens.records import (
     SessionLifecycle,
     ShelfEvent,
 )
+from storelens.storage.audit import AuditEntry
 from storelens.storage.derived import Review
 from storelens.storage.ingest import IngestReport
 from storelens.storage.queries import FunnelRow, HourRow, SessionDetail, SessionSummary
@@ -281,3 +282,17 @@ class ValidationErrorsOut(_Out):
     """FastAPI's own answer to a request that does not fit the route (a body that is not a list)."""
 
     detail: list[dict]
+
+
+class AuditOut(_Out):
+    entry_no: int
+    at: datetime
+    key_id: str
+    action: str
+    target: str
+
+    @classmethod
+    def of(cls, e: AuditEntry) -> AuditOut:
+        return cls(
+            entry_no=e.entry_no, at=iso(e.t), key_id=e.key_id, action=e.action, target=e.target
+        )

@@ -123,6 +123,10 @@ def test_one_session_carries_what_decided_each_line_and_reviews_are_kept(api, st
     assert body["session"]["lifecycle"] == "reviewed"
     assert [r["verdict"] for r in body["reviews"]] == ["contested", "reviewed"]
     assert "(ana)" in body["reviews"][0]["reviewer"]
+    assert client.get(f"/v1/stores/{STORE}/audit", headers=h["reviewer"]).status_code == 403
+    log = client.get(f"/v1/stores/{STORE}/audit", headers=h["admin"]).json()
+    assert [e["action"] for e in log] == ["view_session", "review", "review", "view_session"]
+    assert {e["target"] for e in log} == {alert.session_id}
     bad = client.post(f"{url}/reviews", headers=h["reviewer"], json={"verdict": "attributed"})
     assert bad.status_code == 422
     missing = client.get(f"/v1/stores/{STORE}/sessions/nope", headers=h["reader"])
@@ -204,6 +208,7 @@ def test_the_openapi_schema_names_every_route():
         "analytics/skus",
         "analytics/shelves",
         "analytics/hours",
+        "audit",
     ):
         assert f"/v1/stores/{{store_id}}/{route}" in paths
     assert "409" in paths["/v1/stores/{store_id}/pos"]["post"]["responses"]
