@@ -355,3 +355,13 @@ def create_app(
         return [HourOut.of(h) for h in rows]
 
     return app
+
+
+def openapi_schema() -> str:
+    """The API's OpenAPI schema as indented JSON (what `docs/api/openapi.json` holds)."""
+    import json
+
+    from storelens.storage import Database
+
+    app = create_app(Database("sqlite://"), "x" * 32)
+    return json.dumps(app.openapi(), indent=1, sort_keys=True) + "\n"

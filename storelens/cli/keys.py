@@ -4,6 +4,8 @@ runs the same app behind Ray Serve)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
 
@@ -71,13 +73,22 @@ def api(
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
     port: int = typer.Option(8000, min=1, max=65535, help="port"),
     url: str | None = URL,
+    openapi: Path | None = typer.Option(
+        None, "--openapi", help="write the OpenAPI schema to this file and exit"
+    ),
 ) -> None:
     """Run the attribution API on this machine and print its base URL."""
     with user_errors():
         import uvicorn
 
-        from storelens.serving.api import create_app
+        from storelens.serving.api import create_app, openapi_schema
         from storelens.storage import Database
+
+        if openapi is not None:
+            openapi.parent.mkdir(parents=True, exist_ok=True)
+            openapi.write_text(openapi_schema())
+            console.print(f"OpenAPI schema written to {openapi}")
+            return
 
         db = Database(url)
         db.migrate()

@@ -257,3 +257,12 @@ def test_metrics_count_requests_by_route_and_ingested_records(api, store_run):
     assert f'storelens_api_request_seconds_count{{method="GET",{route},status="200"}} 1.0' in text
     assert 'storelens_api_ingested_records_total{kind="pos",outcome="stored"} 3.0' in text
     assert 'storelens_api_ingested_records_total{kind="pos",outcome="already_stored"} 3.0' in text
+
+
+def test_the_published_schema_is_the_apps(repo_root):
+    from storelens.serving.api import openapi_schema
+
+    published = repo_root / "docs" / "api" / "openapi.json"
+    assert published.read_text() == openapi_schema(), (
+        "docs/api/openapi.json is stale: storelens api --openapi docs/api/openapi.json"
+    )
