@@ -11,7 +11,7 @@ from sqlalchemy import Connection, select
 from storelens.storage.database import Database
 from storelens.storage.tables import AuditRow
 
-ACTIONS = ("view_session", "review")
+ACTIONS = ("view_session", "view_evidence", "review")
 
 
 @dataclass(frozen=True)

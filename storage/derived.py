@@ -12,6 +12,9 @@ Lifecycle (`storelens.records.SessionLifecycle`) moves forward as records land: 
 `open` until it has an exit time, then `closed`; a basket makes it `attributed`; a review makes
 it `reviewed` or `contested` (a review is appended to `session_reviews`, never overwritten, and
 the latest verdict is the lifecycle).
+
+Each newly current revision is announced to the store's webhook receivers through the outbox
+(`storelens.storage.outbox`), in the same transaction.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from storelens.records import (
 )
 from storelens.revision import DerivedRecord, canonical_json
 from storelens.storage.database import Database, StorageError
+from storelens.storage.outbox import enqueue_changes
 from storelens.storage.tables import (
     AlertRow,
     BasketLineRow,
@@ -95,9 +99,10 @@ def save_records(
         # sessions before baskets and alerts, so the lifecycle moves in its order
         for model in (ShelfEvent, Session, Basket, Alert):
             if model in by_kind:
-                stored, same = _save_kind(conn, _KINDS[model], by_kind[model], t_now)
+                stored, same, changes = _save_kind(conn, _KINDS[model], by_kind[model], t_now)
                 report.stored[model.__name__] = stored
                 report.unchanged[model.__name__] = same
+                enqueue_changes(conn, changes, t_now)
     return report
 
 
@@ -134,7 +139,7 @@ def _save_kind(conn: Connection, kind: _Kind, recs: Sequence[DerivedRecord], now
             continue
         fresh.append(rec)
     if not fresh:
-        return 0, unchanged
+        return 0, unchanged, []
     batch_newest: dict[str, int] = {}
     for rec in fresh:
         batch_newest[rec.record_id] = max(batch_newest.get(rec.record_id, 0), rec.revision)
@@ -158,7 +163,16 @@ def _save_kind(conn: Connection, kind: _Kind, recs: Sequence[DerivedRecord], now
             conn.execute(table.insert(), crow[lo : lo + _CHUNK])
     now_current = [r for r in fresh if current.get(r.record_id) == r.revision]
     _move_lifecycle(conn, kind.model, now_current, now)
-    return len(fresh), unchanged
+    changes = [
+        (
+            rec,
+            kind.model.model_validate_json(stored_body[(rec.record_id, newest[rec.record_id])])
+            if rec.record_id in newest
+            else None,
+        )
+        for rec in now_current
+    ]
+    return len(fresh), unchanged, changes
 
 
 def _rows(kind: _Kind, recs: Sequence[DerivedRecord], current: dict[str, int]):

@@ -16,7 +16,8 @@ the other columns are copies of its fields for filtering and ordering.
   a review is recorded, never overwritten.
 
 Child rows (`pos_lines`, `basket_lines`, `session_shoppers`) are written in the same transaction
-as their parent row and nothing deletes, so they carry no foreign keys: on PostgreSQL a
+as their parent row and only retention (`retention.py`) deletes, a parent with its children in
+one transaction, so they carry no foreign keys: on PostgreSQL a
 foreign-key check planned while the parent table is still empty scans it for every row, and
 ingestion into a new store slowed fourfold within 30,000 lines.
 
@@ -31,6 +32,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -306,3 +308,86 @@ class AuditRow(Base):
     target: Mapped[str] = mapped_column(String(ID))
 
     __table_args__ = (Index("ix_audit_log_store_t", "store_id", "t"),)
+
+
+# --- webhooks: receivers and the outbox ----------------------------------------------------
+
+
+class WebhookEndpointRow(Base):
+    """A receiver of a store's webhooks: its URL and the event types it takes. Its signing
+    secret is not stored: it is derived from the service's secret and the endpoint id."""
+
+    __tablename__ = "webhook_endpoints"
+
+    endpoint_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    store_id: Mapped[str] = mapped_column(String(ID))
+    url: Mapped[str] = mapped_column(Text)
+    event_types: Mapped[str] = mapped_column(Text)  # space-separated
+    created_t: Mapped[float] = mapped_column(Float)
+    removed_t: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_webhook_endpoints_store_id", "store_id"),)
+
+
+class WebhookOutboxRow(Base):
+    """One webhook to deliver to one endpoint, written in the transaction that made it true, so
+    nothing committed goes unsent. A dispatcher claims a row for a lease (`claimed_by`,
+    `claimed_until`), sends it, and marks it delivered, or due again after a backoff, or dead
+    after its last attempt."""
+
+    __tablename__ = "webhook_outbox"
+
+    delivery_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    endpoint_id: Mapped[str] = mapped_column(String(32))
+    store_id: Mapped[str] = mapped_column(String(ID))
+    event_type: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)
+    created_t: Mapped[float] = mapped_column(Float)
+    due_t: Mapped[float] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    state: Mapped[str] = mapped_column(String(16))  # pending | delivered | dead
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[float | None] = mapped_column(Float)
+    delivered_t: Mapped[float | None] = mapped_column(Float)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_webhook_outbox_state_due_t", "state", "due_t"),)
+
+
+# --- evidence: frames that show what decided a basket line --------------------------------
+
+
+class EvidenceFrameRow(Base):
+    """One still of a session (a JPEG, heads already blurred when it was stored: no face ever
+    reaches the database), from a camera at a time; deleted with its session by retention."""
+
+    __tablename__ = "evidence_frames"
+
+    evidence_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    store_id: Mapped[str] = mapped_column(String(ID))
+    session_id: Mapped[str] = mapped_column(String(ID))
+    camera_id: Mapped[str] = mapped_column(String(ID))
+    t: Mapped[float] = mapped_column(Float)
+    event_id: Mapped[str | None] = mapped_column(String(ID))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    heads_blurred: Mapped[int] = mapped_column(Integer)
+    jpeg: Mapped[bytes] = mapped_column(LargeBinary)
+    created_t: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_evidence_frames_store_session", "store_id", "session_id"),)
+
+
+class ShopperPathRow(Base):
+    """A stretch of one shopper's floor path (metres on the floor plan), sampled down to
+    `storage.paths.PATH_HZ`: `points` is JSON `[[t, x, y], …]` from `t0` to `t1`. A session's
+    path is its shoppers' stretches between its enter and exit times."""
+
+    __tablename__ = "shopper_paths"
+
+    store_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    shopper_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    t0: Mapped[float] = mapped_column(Float, primary_key=True)
+    t1: Mapped[float] = mapped_column(Float)
+    points: Mapped[str] = mapped_column(Text)

@@ -13,6 +13,8 @@ sessions (list, one, review), shelf events, alerts, POS and RFID ingestion and a
   `Retry-After`.
 - Every view of one session (its evidence) and every review is written to the audit log
   (`GET …/audit`, admin keys) before the answer goes out.
+- Webhooks (`webhook_routes.py`, admin keys): a store's receivers; the dispatcher that sends
+  them is `storelens.serving.webhooks`.
 - Times are ISO-8601 with a zone both ways; a query time without a zone is refused (400, as is a
   cursor this API did not hand out).
 
@@ -35,6 +37,7 @@ from storelens.serving.api.schemas import (
     AuditOut,
     ErrorOut,
     EventOut,
+    EvidenceOut,
     FunnelOut,
     HourOut,
     IngestOut,
@@ -45,10 +48,13 @@ from storelens.serving.api.schemas import (
     SessionOut,
     ValidationErrorsOut,
 )
+from storelens.serving.api.webhook_routes import add_webhook_routes
 from storelens.storage import Database, StorageError, ingest_pos, ingest_rfid, record_review
 from storelens.storage import queries as q
 from storelens.storage.audit import audit_entries, record_access
+from storelens.storage.evidence import evidence_jpeg, list_evidence
 from storelens.storage.keys import ApiKey, Role, authenticate
+from storelens.storage.paths import session_path
 
 API_VERSION = "v1"
 NOT_FOUND = {404: {"model": ErrorOut, "description": "no such store, or not this key's store"}}
@@ -169,12 +175,43 @@ def create_app(
         scoped(k, store_id)
         with db.read() as conn:
             detail = q.get_session(conn, store_id, session_id)
-        if detail is None:
-            raise HTTPException(404, f"no session {session_id!r} in store {store_id!r}")
+            if detail is None:
+                raise HTTPException(404, f"no session {session_id!r} in store {store_id!r}")
+            path = session_path(conn, detail.session)
+            frames = list_evidence(conn, store_id, session_id)
         record_access(
             db, key_id=k.key_id, store_id=store_id, action="view_session", target=session_id
         )
-        return SessionDetailOut.of(detail)
+        url = f"/{API_VERSION}/stores/{store_id}/sessions/{session_id}/evidence"
+        evidence = [EvidenceOut.of(e, f"{url}/{e.evidence_no}.jpg") for e in frames]
+        return SessionDetailOut.of(detail, path=path, evidence=evidence)
+
+    @app.get(
+        f"{base}/sessions/{{session_id}}/evidence/{{evidence_no}}.jpg",
+        tags=["sessions"],
+        responses={**AUTH, **NOT_FOUND, 200: {"content": {"image/jpeg": {}}}},
+        response_class=Response,
+    )
+    def evidence_frame(
+        k: Key,
+        store_id: StoreId,
+        session_id: str,
+        evidence_no: Annotated[int, Path(ge=1, le=2**62)],
+    ) -> Response:
+        """One evidence still (JPEG, heads blurred); every view is written to the audit log."""
+        scoped(k, store_id)
+        with db.read() as conn:
+            jpeg = evidence_jpeg(conn, store_id, session_id, evidence_no)
+        if jpeg is None:
+            raise HTTPException(404, f"no evidence {evidence_no} of session {session_id!r}")
+        record_access(
+            db,
+            key_id=k.key_id,
+            store_id=store_id,
+            action="view_evidence",
+            target=f"{session_id}/{evidence_no}",
+        )
+        return Response(jpeg, media_type="image/jpeg")
 
     @app.post(
         f"{base}/sessions/{{session_id}}/reviews",
@@ -354,6 +391,16 @@ def create_app(
             )
         return [HourOut.of(h) for h in rows]
 
+    add_webhook_routes(
+        app,
+        db=db,
+        secret=secret,
+        base=base,
+        Key=Key,
+        StoreId=StoreId,
+        scoped=scoped,
+        responses={**AUTH, **NOT_FOUND},
+    )
     return app
 
 

@@ -20,6 +20,7 @@ from storelens.records import (
 )
 from storelens.storage.audit import AuditEntry
 from storelens.storage.derived import Review
+from storelens.storage.evidence import EvidenceFrame
 from storelens.storage.ingest import IngestReport
 from storelens.storage.queries import FunnelRow, HourRow, SessionDetail, SessionSummary
 
@@ -136,6 +137,41 @@ class ReviewOut(_Out):
         )
 
 
+class PathPointOut(_Out):
+    at: datetime
+    x_m: float = Field(description="floor-plan x, metres")
+    y_m: float = Field(description="floor-plan y, metres")
+
+
+class ShopperPathOut(_Out):
+    shopper_id: str
+    points: list[PathPointOut]
+
+
+class EvidenceOut(_Out):
+    evidence_no: int
+    camera_id: str
+    at: datetime
+    event_id: str | None = Field(description="the shelf event it shows, if one")
+    width: int
+    height: int
+    heads_blurred: int = Field(description="heads blurred before the frame was stored")
+    url: str = Field(description="the JPEG (GET with the same key; each view is audited)")
+
+    @classmethod
+    def of(cls, e: EvidenceFrame, url: str) -> EvidenceOut:
+        return cls(
+            evidence_no=e.evidence_no,
+            camera_id=e.camera_id,
+            at=iso(e.t),
+            event_id=e.event_id,
+            width=e.width,
+            height=e.height,
+            heads_blurred=e.heads_blurred,
+            url=url,
+        )
+
+
 class SessionDetailOut(_Out):
     session: SessionOut
     basket_id: str | None
@@ -143,9 +179,17 @@ class SessionDetailOut(_Out):
     lines: list[BasketLineOut]
     alerts: list[AlertOut]
     reviews: list[ReviewOut]
+    path: list[ShopperPathOut] = Field(description="each shopper's floor path in the session")
+    evidence: list[EvidenceOut] = Field(description="stills, heads blurred")
 
     @classmethod
-    def of(cls, d: SessionDetail) -> SessionDetailOut:
+    def of(
+        cls,
+        d: SessionDetail,
+        *,
+        path: dict[str, list[list[float]]],
+        evidence: list[EvidenceOut],
+    ) -> SessionDetailOut:
         b: Basket | None = d.basket
         live = any(not a.withdrawn for a in d.alerts)
         return cls(
@@ -166,6 +210,14 @@ class SessionDetailOut(_Out):
             ],
             alerts=[AlertOut.of(a) for a in d.alerts],
             reviews=[ReviewOut.of(r) for r in d.reviews],
+            path=[
+                ShopperPathOut(
+                    shopper_id=shopper,
+                    points=[PathPointOut(at=iso(t), x_m=x, y_m=y) for t, x, y in points],
+                )
+                for shopper, points in path.items()
+            ],
+            evidence=evidence,
         )
 
 

@@ -50,10 +50,13 @@ def load(
     """Store a run's POS transactions and RFID reads (idempotently), its sessions and shelf
     events, and the baskets and alerts attribution made of them."""
     with user_errors():
+        from storelens.attribution.paths import FloorPaths
+        from storelens.datasets.sim.paths import FLOOR_PATHS_FILE
         from storelens.datasets.sim.truth import read_truth
         from storelens.datasets.sim.writer import read_records
         from storelens.records import Alert, Basket
         from storelens.storage import ingest_pos, ingest_rfid, save_records
+        from storelens.storage.paths import save_paths
 
         if not (run_dir / "pos.jsonl").is_file():
             raise FileNotFoundError(f"{run_dir}: no pos.jsonl here; give a simulated run folder")
@@ -73,6 +76,13 @@ def load(
             ingest_rfid(db, truth["rfid.jsonl"], received_t=arrived),
         ]
         saved = save_records(db, derived)
+        floor = run_dir / FLOOR_PATHS_FILE
+        stores = {s.store_id for s in truth["sessions.jsonl"]}
+        paths = (
+            save_paths(db, stores.pop(), FloorPaths.load(floor))
+            if floor.is_file() and len(stores) == 1
+            else 0
+        )
         table = Table(title=f"loaded {run_dir} into {db!r}")
         for col in ("records", "stored", "already stored", "refused"):
             table.add_column(col, justify="right" if col != "records" else "left")
@@ -80,10 +90,37 @@ def load(
             table.add_row(r.kind, str(len(r.accepted)), str(len(r.duplicates)), str(len(r.errors)))
         for name, n in saved.stored.items():
             table.add_row(name, str(n), str(saved.unchanged[name]), "0")
+        table.add_row("floor path stretches", str(paths), "", "")
         console.print(table)
         for r in reports:
             if r.errors:
                 console.print(r.summary())
+
+
+@app.command("retention")
+def retention(
+    days: float = typer.Option(..., "--days", min=0.001, help="keep this many days"),
+    store_id: str | None = typer.Option(None, "--store", help="one store (default: all)"),
+    url: str | None = URL,
+) -> None:
+    """Delete sessions (with baskets, alerts, reviews, evidence), shelf events, floor paths and
+    settled webhooks older than `--days`; POS, RFID and the audit log stay."""
+    with user_errors():
+        from storelens.storage.retention import purge
+
+        report = purge(_db(url), older_than_s=days * 86400.0, store_id=store_id)
+        table = Table(title=f"deleted what ended before {_when(report.cutoff_t)}")
+        table.add_column("table")
+        table.add_column("rows", justify="right")
+        for name, n in report.deleted.items():
+            table.add_row(name, str(n))
+        console.print(table)
+
+
+def _when(t: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="seconds")
 
 
 @app.command("analytics")

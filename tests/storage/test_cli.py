@@ -1,4 +1,5 @@
-"""`storelens db migrate | load | analytics` on a simulated run: loading twice stores once."""
+"""`storelens db migrate | load | analytics | retention` on a simulated run: loading twice
+stores once."""
 
 from __future__ import annotations
 
@@ -46,6 +47,12 @@ def test_load_twice_then_analytics(store_run, tmp_path):
     assert [c.strip() for c in pos_row.split("│")[2:4]] == ["0", str(len(store_run.pos))]
     out = _invoke("db", "analytics", "--store", "demo-store", "--url", url)
     assert out.exit_code == 0 and "picks to purchases per SKU" in out.output
+    paths_row = next(line for line in first.output.splitlines() if "floor path" in line)
+    assert int(paths_row.split("│")[2]) > 0
+    for days, deleted in ((36500, 0), (1, len(store_run.sessions))):  # the run: 2026-11-25
+        out = _invoke("db", "retention", "--days", days, "--url", url)
+        sessions_row = next(line for line in out.output.splitlines() if "│ sessions " in line)
+        assert out.exit_code == 0 and sessions_row.split("│")[2].strip() == str(deleted)
 
 
 def test_bad_inputs_exit_2_with_the_reason(tmp_path):
