@@ -46,7 +46,7 @@ def _mac(secret: str, key: str) -> str:
     return hmac.new(secret.encode(), key.encode(), hashlib.sha256).hexdigest()
 
 
-def _check_secret(secret: str | None) -> str:
+def check_secret(secret: str | None) -> str:
     if not secret or len(secret) < MIN_SECRET_CHARS:
         raise StorageError(
             f"the API secret (STORELENS_API_SECRET) must be at least {MIN_SECRET_CHARS} "
@@ -66,7 +66,7 @@ def create_key(
 ) -> tuple[ApiKey, str]:
     """A new key: its record and the key itself (shown once; only its HMAC is stored). A
     store key defaults to `reviewer`; no store means an admin key."""
-    secret = _check_secret(secret)
+    secret = check_secret(secret)
     role = Role(role) if role is not None else (Role.ADMIN if store_id is None else Role.REVIEWER)
     if (role == Role.ADMIN) != (store_id is None):
         raise StorageError(

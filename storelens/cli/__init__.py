@@ -10,7 +10,18 @@ from __future__ import annotations
 import typer
 
 from storelens._version import __version__
-from storelens.cli import bench, db, demo, keys, products, simulate, store, tracking, training
+from storelens.cli import (
+    bench,
+    db,
+    demo,
+    keys,
+    products,
+    serve,
+    simulate,
+    store,
+    tracking,
+    training,
+)
 
 app = typer.Typer(
     name="storelens",
@@ -37,6 +48,7 @@ app.command("bench")(bench.bench)
 app.add_typer(db.app, name="db")
 app.add_typer(keys.keys_app, name="keys")
 app.command("api")(keys.api)
+app.command("serve")(serve.serve)
 
 
 def _version(value: bool) -> None:

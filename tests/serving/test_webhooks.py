@@ -7,20 +7,15 @@ default."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from fastapi.testclient import TestClient
 
 from storelens.serving.api import create_app
 from storelens.serving.webhooks import (
-    EVENT_ID_HEADER,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
     Dispatcher,
     ReceiverRefused,
     check_receiver_url,
@@ -36,57 +31,9 @@ SECRET = "w" * 40
 STORE = "demo-store"
 
 
-class Receiver:
-    """A webhook receiver on 127.0.0.1 that verifies every signature and can be told to fail."""
-
-    def __init__(self, secret: str | None = None, port: int = 0) -> None:
-        self.secret = secret
-        self.events: list[dict] = []
-        self.bad_signatures = 0
-        self.fail_next = 0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if receiver.fail_next > 0:
-                    receiver.fail_next -= 1
-                    self.send_response(503)
-                    self.end_headers()
-                    return
-                ok = verify(
-                    receiver.secret,
-                    body,
-                    self.headers[SIGNATURE_HEADER],
-                    self.headers[TIMESTAMP_HEADER],
-                )
-                event = json.loads(body)
-                if not ok or event["id"] != self.headers[EVENT_ID_HEADER]:
-                    receiver.bad_signatures += 1
-                    self.send_response(400)
-                else:
-                    receiver.events.append(event)
-                    self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
+def receiver(make_receiver):
+    return make_receiver()
 
 
 def _endpoint(db, url, types=ob.EVENT_TYPES):
@@ -172,9 +119,11 @@ def test_a_revised_basket_and_an_alert_are_announced(db, store_run):
     assert types == {"alert.unpaid": 1, "session.updated": 1, "alert.withdrawn": 1}
 
 
-def test_webhooks_reach_a_receiver_signed_even_after_it_was_down(db, store_run, monkeypatch):
+def test_webhooks_reach_a_receiver_signed_even_after_it_was_down(
+    db, store_run, monkeypatch, make_receiver
+):
     monkeypatch.setenv("STORELENS_WEBHOOK_ALLOW_PRIVATE", "1")
-    down = Receiver()
+    down = make_receiver()
     url = down.url
     down.close()  # nothing listens on its port now
     ep = _endpoint(db, url)
@@ -186,7 +135,7 @@ def test_webhooks_reach_a_receiver_signed_even_after_it_was_down(db, store_run, 
         states = ob.deliveries(conn, STORE)
     assert all(d.state == "pending" and d.attempts == 1 and d.last_error for d in states)
     assert dispatcher.run_once().failed == 0  # not due before its backoff
-    up = Receiver(endpoint_secret(SECRET, ep.endpoint_id), port=down.server.server_port)
+    up = make_receiver(endpoint_secret(SECRET, ep.endpoint_id), port=down.server.server_port)
     try:
         up.fail_next = 2  # it comes back unhealthy at first
         deadline = time.time() + 20

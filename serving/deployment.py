@@ -1,0 +1,171 @@
+"""The attribution API as a Ray Serve application, and the service `storelens serve` runs.
+
+`api_application(config, secret)` is the Serve application: one deployment, `api`, whose
+replicas each build the FastAPI app (`create_app`) on their own connection to the database and
+run the service's housekeeping beside it — the webhook dispatcher (claims are exclusive, so any
+number of replicas may drain the outbox) and, when a retention period is set, retention. The
+replicas get their settings and the secret through Ray's `runtime_env`, never through a file.
+
+`start_service(config, secret)` migrates the database, starts a local Ray (or joins
+`$RAY_ADDRESS`), binds Serve's HTTP proxy to `config.host:config.port`, deploys, and returns
+the base URL once `/readyz` answers; `stop_service()` undoes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+import httpx
+from fastapi import FastAPI
+
+from storelens.serving.config import ServeConfig
+from storelens.settings import API_SECRET_ENV
+
+log = logging.getLogger(__name__)
+CONFIG_ENV = "STORELENS_SERVE_CONFIG"
+APP_NAME = "storelens"
+
+
+class Housekeeping:
+    """The replica's background jobs: webhook dispatch, and retention every `every_s`."""
+
+    def __init__(self, db, secret: str, config: ServeConfig) -> None:  # type: ignore[no-untyped-def]
+        from storelens.serving.webhooks import Dispatcher
+
+        self.db = db
+        self.config = config
+        self.dispatcher = (
+            Dispatcher(
+                db,
+                secret,
+                allow_private=config.webhooks.allow_private,
+                backoff_base_s=config.webhooks.backoff_base_s,
+            )
+            if config.webhooks.dispatch
+            else None
+        )
+        self._stop = threading.Event()
+        self._retention: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.start(self.config.webhooks.interval_s)
+        if self.config.retention.days is not None:
+            self._retention = threading.Thread(
+                target=self._retain, name="storelens-retention", daemon=True
+            )
+            self._retention.start()
+
+    def _retain(self) -> None:
+        from storelens.storage.retention import purge
+
+        days = self.config.retention.days
+        assert days is not None
+        while not self._stop.is_set():
+            try:
+                report = purge(self.db, older_than_s=days * 86400.0)
+                if report.total:
+                    log.info("retention deleted %s", report.deleted)
+            except Exception:  # a database hiccup must not end the job; it runs again later
+                log.exception("retention")
+            self._stop.wait(self.config.retention.every_s)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
+
+
+def build_api() -> FastAPI:
+    """Run in each replica: the app over its own connection, housekeeping started."""
+    from storelens.serving.api import create_app
+    from storelens.storage import Database
+
+    config = ServeConfig.model_validate_json(os.environ[CONFIG_ENV])
+    secret = os.environ[API_SECRET_ENV]
+    db = Database(config.database_url)
+    app = create_app(db, secret, rate_per_s=config.rate_per_s, burst=config.burst)
+    housekeeping = Housekeeping(db, secret, config)
+    housekeeping.start()
+    app.router.on_shutdown.append(housekeeping.stop)
+    return app
+
+
+def api_application(config: ServeConfig, secret: str):  # -> ray.serve.Application
+    from ray import serve
+
+    from storelens.settings import database_url, worker_env
+
+    resolved = config.model_copy(update={"database_url": config.database_url or database_url()})
+    env = {
+        **worker_env(),
+        CONFIG_ENV: resolved.model_dump_json(),
+        API_SECRET_ENV: secret,
+        "STORELENS_WEBHOOK_ALLOW_PRIVATE": "1" if config.webhooks.allow_private else "",
+    }
+    deployment = serve.deployment(serve.ingress(build_api)()).options(
+        name="api",
+        num_replicas=config.replicas,
+        ray_actor_options={"num_cpus": config.replica_cpus, "runtime_env": {"env_vars": env}},
+        health_check_period_s=5,
+    )
+    return deployment.bind()
+
+
+def wait_ready(base: str, *, timeout_s: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            answer = httpx.get(f"{base}/readyz", timeout=2)
+            if answer.status_code == 200:
+                return
+            last = f"HTTP {answer.status_code}: {answer.text[:200]}"
+        except httpx.HTTPError as err:
+            last = f"{type(err).__name__}"
+        time.sleep(0.25)
+    raise TimeoutError(f"{base}/readyz did not answer 200 within {timeout_s:.0f} s ({last})")
+
+
+def start_service(config: ServeConfig, secret: str) -> str:
+    """Migrate, start Ray and Serve, deploy; the base URL once ready."""
+    import ray
+    from ray import serve
+
+    from storelens.storage import Database
+    from storelens.storage.keys import check_secret
+
+    check_secret(secret)
+    db = Database(config.database_url)
+    db.migrate()
+    db.close()
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if not ray.is_initialized():
+        ray.init(
+            address=os.environ.get("RAY_ADDRESS") or None,
+            num_cpus=config.ray_cpus if not os.environ.get("RAY_ADDRESS") else None,
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+        )
+    serve.start(
+        http_options={"host": config.host, "port": config.port},
+        logging_config={"enable_access_log": False},
+    )
+    serve.run(api_application(config, secret), name=APP_NAME, route_prefix="/")
+    base = f"http://{config.host}:{config.port}"
+    wait_ready(base)
+    return base
+
+
+def stop_service() -> None:
+    import ray
+    from ray import serve
+
+    try:
+        serve.shutdown()
+    finally:
+        ray.shutdown()
