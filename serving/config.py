@@ -31,6 +31,9 @@ class ServeConfig(_Strict):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; null: $STORELENS_DATABASE_URL or runs/storelens.db"
     )
+    database_schema: str | None = Field(
+        None, description="PostgreSQL schema to use (created by the migration); null: public"
+    )
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     replicas: int = Field(1, ge=1, le=64)

@@ -86,7 +86,7 @@ def build_api() -> FastAPI:
 
     config = ServeConfig.model_validate_json(os.environ[CONFIG_ENV])
     secret = os.environ[API_SECRET_ENV]
-    db = Database(config.database_url)
+    db = Database(config.database_url, schema=config.database_schema)
     app = create_app(db, secret, rate_per_s=config.rate_per_s, burst=config.burst)
     housekeeping = Housekeeping(db, secret, config)
     housekeeping.start()
@@ -139,7 +139,7 @@ def start_service(config: ServeConfig, secret: str) -> str:
     from storelens.storage.keys import check_secret
 
     check_secret(secret)
-    db = Database(config.database_url)
+    db = Database(config.database_url, schema=config.database_schema)
     db.migrate()
     db.close()
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
