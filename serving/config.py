@@ -37,6 +37,9 @@ class ServeConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     replicas: int = Field(1, ge=1, le=64)
+    max_ongoing_requests: int = Field(
+        64, ge=1, description="requests one replica works on at once (Serve queues the rest)"
+    )
     replica_cpus: float = Field(0.5, gt=0, description="CPUs Ray reserves per API replica")
     ray_cpus: int | None = Field(None, ge=1, description="CPUs of a local Ray; null: all")
     rate_per_s: float = Field(DEFAULT_RATE_PER_S, gt=0)

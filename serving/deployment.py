@@ -111,6 +111,8 @@ def api_application(config: ServeConfig, secret: str):  # -> ray.serve.Applicati
         num_replicas=config.replicas,
         ray_actor_options={"num_cpus": config.replica_cpus, "runtime_env": {"env_vars": env}},
         health_check_period_s=5,
+        max_ongoing_requests=config.max_ongoing_requests,
+        logging_config={"enable_access_log": False, "log_level": "WARNING"},
     )
     return deployment.bind()
 
@@ -144,6 +146,9 @@ def start_service(config: ServeConfig, secret: str) -> str:
     db.close()
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Ray runs its workers at nice 15 by default; an API replica sharing a machine with other
+    # work would then answer last (on 2 cores: 13 ms instead of 9 ms for /healthz)
+    os.environ.setdefault("RAY_worker_niceness", "0")
     if not ray.is_initialized():
         ray.init(
             address=os.environ.get("RAY_ADDRESS") or None,

@@ -17,6 +17,7 @@ class Suite:
 def suites() -> dict[str, Suite]:
     """name → suite; the heavy modules are imported only when a suite is asked for."""
     from storelens.evaluation.bench import (
+        api,
         attribution,
         core,
         detector,
@@ -50,5 +51,9 @@ def suites() -> dict[str, Suite]:
         ),
         "storage": Suite(
             "storage: POS and RFID ingestion into SQLite and PostgreSQL", storage.storage_suite
+        ),
+        "api": Suite(
+            "attribution API over HTTP: Ray Serve beside bare uvicorn, SQLite and PostgreSQL",
+            api.api_suite,
         ),
     }

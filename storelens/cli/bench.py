@@ -20,6 +20,7 @@ SUITES = (
     "products",
     "attribution",
     "storage",
+    "api",
 )
 
 

@@ -73,6 +73,9 @@ def api(
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
     port: int = typer.Option(8000, min=1, max=65535, help="port"),
     url: str | None = URL,
+    schema: str | None = typer.Option(None, "--schema", help="PostgreSQL schema (default: public)"),
+    rate_per_s: float = typer.Option(50.0, min=0.001, help="requests a second per key"),
+    burst: int = typer.Option(100, min=1, help="requests at once per key"),
     openapi: Path | None = typer.Option(
         None, "--openapi", help="write the OpenAPI schema to this file and exit"
     ),
@@ -90,8 +93,8 @@ def api(
             console.print(f"OpenAPI schema written to {openapi}")
             return
 
-        db = Database(url)
+        db = Database(url, schema=schema)
         db.migrate()
-        app = create_app(db, _secret())
+        app = create_app(db, _secret(), rate_per_s=rate_per_s, burst=burst)
         console.print(f"storelens API at http://{host}:{port}/v1 (docs: http://{host}:{port}/docs)")
         uvicorn.run(app, host=host, port=port, log_level="warning")
