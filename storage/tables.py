@@ -391,3 +391,40 @@ class ShopperPathRow(Base):
     t0: Mapped[float] = mapped_column(Float, primary_key=True)
     t1: Mapped[float] = mapped_column(Float)
     points: Mapped[str] = mapped_column(Text)
+
+
+# --- cameras: the streams a store sends, and their health ---------------------------------
+
+
+class CameraRow(Base):
+    """A camera stream registered for a store. `stream_uri_sealed` is the URI encrypted under a
+    key derived from the service's secret (`cameras.py`): RTSP credentials are never stored in
+    the clear, and every answer and log line shows the URI redacted."""
+
+    __tablename__ = "cameras"
+
+    store_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    stream_uri_sealed: Mapped[str] = mapped_column(Text)
+    stream_uri_redacted: Mapped[str] = mapped_column(Text)
+    label: Mapped[str] = mapped_column(String(128))
+    fps: Mapped[float | None] = mapped_column(Float)
+    created_t: Mapped[float] = mapped_column(Float)
+    removed_t: Mapped[float | None] = mapped_column(Float)
+
+
+class CameraHealthRow(Base):
+    """The latest health a serving worker reported for a camera stream (one row per camera,
+    replaced at each report)."""
+
+    __tablename__ = "camera_health"
+
+    store_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    t: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(16))
+    fps: Mapped[float] = mapped_column(Float)
+    lag_s: Mapped[float] = mapped_column(Float)
+    frames_dropped: Mapped[int] = mapped_column(Integer)
+    worker: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text)

@@ -13,6 +13,8 @@ sessions (list, one, review), shelf events, alerts, POS and RFID ingestion and a
   `Retry-After`.
 - Every view of one session (its evidence) and every review is written to the audit log
   (`GET …/audit`, admin keys) before the answer goes out.
+- Cameras (`camera_routes.py`): a store's streams, URIs redacted in every answer, with the
+  health the serving worker reports.
 - Webhooks (`webhook_routes.py`, admin keys): a store's receivers; the dispatcher that sends
   them is `storelens.serving.webhooks`.
 - Times are ISO-8601 with a zone both ways; a query time without a zone is refused (400, as is a
@@ -30,6 +32,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Reques
 from fastapi.responses import JSONResponse, Response
 
 from storelens.records import EventKind, SessionLifecycle
+from storelens.serving.api.camera_routes import add_camera_routes
 from storelens.serving.api.limits import DEFAULT_BURST, DEFAULT_RATE_PER_S, RateLimits
 from storelens.serving.api.metrics import ApiMetrics
 from storelens.serving.api.schemas import (
@@ -391,6 +394,16 @@ def create_app(
             )
         return [HourOut.of(h) for h in rows]
 
+    add_camera_routes(
+        app,
+        db=db,
+        secret=secret,
+        base=base,
+        Key=Key,
+        StoreId=StoreId,
+        scoped=scoped,
+        responses={**AUTH, **NOT_FOUND},
+    )
     add_webhook_routes(
         app,
         db=db,

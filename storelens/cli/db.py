@@ -42,8 +42,8 @@ def load(
     attribution: Path | None = typer.Option(
         None,
         "--attribution",
-        help="where `storelens run` wrote baskets.jsonl and alerts.jsonl "
-        "(default: RUN_DIR itself, when they are there)",
+        help="where `storelens run` wrote baskets.jsonl and alerts.jsonl (default: RUN_DIR, "
+        "when they are there; else the run's ground-truth events are attributed now)",
     ),
     url: str | None = URL,
 ) -> None:
@@ -62,6 +62,12 @@ def load(
             raise FileNotFoundError(f"{run_dir}: no pos.jsonl here; give a simulated run folder")
         truth = read_truth(run_dir)
         source = attribution or run_dir
+        if attribution is None and not (run_dir / "baskets.jsonl").is_file():
+            from storelens.evaluation.attribution_runner import attribute_run
+
+            source = run_dir / "attribution"  # attribute the run's true events now
+            with console.status(f"attributing {run_dir} into {source}…"):
+                attribute_run(run_dir, source)
         derived = [*truth["sessions.jsonl"], *truth["events.jsonl"]]
         for name, model in (("baskets.jsonl", Basket), ("alerts.jsonl", Alert)):
             if (source / name).is_file():

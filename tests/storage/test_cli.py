@@ -63,3 +63,16 @@ def test_bad_inputs_exit_2_with_the_reason(tmp_path):
     assert empty.exit_code == 2 and "no sessions stored" in empty.output
     bad = _invoke("db", "migrate", "--url", "mysql://u@h/db")
     assert bad.exit_code == 2 and "stores to sqlite or postgresql" in bad.output
+
+
+def test_load_attributes_a_run_that_has_no_baskets_yet(store_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(store_run.run_dir, run, ignore=shutil.ignore_patterns("attribution"))
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    out = _invoke("db", "load", run, "--url", url)
+    assert out.exit_code == 0, out.output
+    basket_row = next(line for line in out.output.splitlines() if "│ Basket" in line)
+    assert int(basket_row.split("│")[2]) == len(store_run.baskets)
+    assert (run / "attribution" / "baskets.jsonl").is_file()
