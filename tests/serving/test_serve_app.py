@@ -124,6 +124,8 @@ def _valid_body(method: str, path: str):
         return {"verdict": "reviewed", "reason": "checked the footage"}
     if path.endswith("/webhooks"):
         return {"url": "https://93.184.216.34/hook"}
+    if "/cameras/" in path:
+        return {"camera_id": "cam-1", "stream_uri": "rtsp://10.0.0.5/live"}
     return []
 
 
@@ -163,6 +165,7 @@ def test_a_backend_walks_sessions_and_no_key_reaches_another_store(service, lite
                 "event_id": store_run.events[0].event_id,
                 "endpoint_id": "whe_0",
                 "evidence_no": "1",
+                "camera_id": "cam-1",
             }
             schema = c.get("/openapi.json").json()
             checked = 0
