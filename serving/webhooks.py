@@ -77,11 +77,12 @@ def verify(
     """A receiver's check: the signature matches and the timestamp is recent."""
     try:
         ts = int(timestamp)
-    except ValueError:
+        expected = sign(secret, ts, body)
+        return abs((time.time() if now is None else now) - ts) <= tolerance_s and (
+            hmac.compare_digest(expected.encode(), str(signature).encode())
+        )
+    except (TypeError, ValueError):  # a missing or malformed header
         return False
-    if abs((time.time() if now is None else now) - ts) > tolerance_s:
-        return False
-    return hmac.compare_digest(sign(secret, ts, body), signature)
 
 
 def allow_private_receivers() -> bool:
@@ -91,6 +92,10 @@ def allow_private_receivers() -> bool:
 def check_receiver_url(url: str, *, allow_private: bool | None = None) -> str:
     """`url` if webhooks may be sent there; otherwise `ReceiverRefused` saying why."""
     parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ReceiverRefused(f"url {url!r}: the port is not a number in 1..65535") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ReceiverRefused(f"url {url!r}: give an http:// or https:// URL with a host")
     if allow_private is None:
@@ -98,7 +103,7 @@ def check_receiver_url(url: str, *, allow_private: bool | None = None) -> str:
     if allow_private:
         return url
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(parts.hostname, port or 443, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as err:
         raise ReceiverRefused(
             f"url {url!r}: host {parts.hostname!r} does not resolve ({err})"
@@ -129,16 +134,19 @@ class Dispatcher:
         *,
         worker: str | None = None,
         timeout_s: float = 5.0,
-        lease_s: float = 30.0,
-        batch: int = 50,
+        lease_s: float = 120.0,
+        batch: int = 10,
         backoff_base_s: float = BACKOFF_BASE_S,
         max_attempts: int = MAX_ATTEMPTS,
         allow_private: bool | None = None,
     ) -> None:
         self.db = db
         self.api_secret = api_secret
-        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        self.lease_s = lease_s
+        # fits `claimed_by` (64 characters) whatever the host name
+        self.worker = worker or f"{socket.gethostname()[:40]}:{os.getpid()}:{os.urandom(4).hex()}"
+        # a claimed batch is sent one by one: the lease must outlast the slowest whole batch
+        # (connect, write, read and pool timeouts of each try), or another replica reclaims
+        self.lease_s = max(lease_s, batch * 4 * timeout_s + 10)
         self.batch = batch
         self.backoff_base_s = backoff_base_s
         self.max_attempts = max_attempts

@@ -28,7 +28,6 @@ from storelens.storage.database import Database, StorageError
 from storelens.storage.tables import CameraHealthRow, CameraRow
 
 STATES = ("starting", "streaming", "reconnecting", "stopped")
-_SECRET_QUERY_KEYS = re.compile(r"pass|pwd|token|secret|key|auth|sig", re.IGNORECASE)
 
 
 def _fernet(api_secret: str) -> Fernet:
@@ -48,20 +47,32 @@ def unseal(api_secret: str, sealed: str) -> str:
 
 
 def redact(uri: str) -> str:
-    """`uri` with its password (and any secret-looking query value) replaced by `***`."""
+    """`uri` with its password and every query value replaced by `***`. Anything it cannot
+    take apart cleanly comes back as `scheme://***`: it fails closed, never open."""
+    scheme = uri.split(":", 1)[0] if ":" in uri else ""
+    closed = f"{scheme}://***" if scheme else "***"
     parts = urlsplit(uri)
-    if not parts.scheme or not parts.netloc:
-        return uri
+    if "://" not in uri:
+        return closed if "@" in uri or ":" in uri else uri
+    try:
+        _ = parts.port, parts.hostname
+    except ValueError:
+        return closed
+    if parts.scheme == "file" and not parts.netloc and "@" not in uri:
+        return uri  # a local file: no credentials to hide
+    if not parts.netloc or not parts.hostname:
+        return closed
+    if "@" in uri.split("://", 1)[1].replace(parts.netloc, "", 1):
+        return closed  # an '@' past the host: a password with '/', '?' or '#' in it
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)
         user = userinfo.split(":", 1)[0]
         netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
     query = urlencode(
-        [(k, "***" if _SECRET_QUERY_KEYS.search(k) else v) for k, v in parse_qsl(parts.query)],
-        safe="*",
+        [(k, "***") for k, _ in parse_qsl(parts.query, keep_blank_values=True)], safe="*"
     )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 _URI_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"]+")
@@ -110,11 +121,14 @@ def register_camera(
     label: str = "",
     fps: float | None = None,
 ) -> tuple[Camera, bool]:
-    """Register (or re-register, replacing its URI) a camera; True when it is new."""
-    if urlsplit(stream_uri).scheme not in ("rtsp", "rtsps", "http", "https", "file", "sim"):
+    """Register (or re-register, replacing its URI) a camera; True when it is new. A URI the
+    redaction cannot take apart is refused (it could not be shown safely)."""
+    if urlsplit(stream_uri).scheme not in ("rtsp", "rtsps", "http", "https", "file", "sim") or (
+        redact(stream_uri).endswith("://***")
+    ):
         raise StorageError(
             f"stream_uri {redact(stream_uri)!r}: give an rtsp://, rtsps://, http(s)://, file:// "
-            "or sim:// URI"
+            "or sim:// URI with a host (percent-encode '/', '?', '#' and '@' in a password)"
         )
     c = CameraRow.__table__
     now = time.time()

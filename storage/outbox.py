@@ -8,7 +8,8 @@
 - `claim` hands due deliveries to one dispatcher for a lease: `FOR UPDATE SKIP LOCKED` on
   PostgreSQL, the single `BEGIN IMMEDIATE` writer on SQLite, so two replicas never both hold
   one. `settle` records the outcome only while the lease is still the caller's: delivered, due
-  again after an exponential backoff, or dead after `max_attempts`.
+  again after an exponential backoff, or dead after `max_attempts`. (The lease is checked by
+  its holder's name: a dispatcher keeps its lease longer than its slowest batch.)
 
 Event types (what a receiver subscribes to):
 `session.entered`, `session.closed` (it has an exit time), `session.attributed` (its first
@@ -159,7 +160,9 @@ def change_types(rec: DerivedRecord, prior: DerivedRecord | None) -> list[str]:
     if isinstance(rec, Basket):
         return ["session.attributed" if prior is None else "session.updated"]
     if isinstance(rec, Alert):
-        return ["alert.unpaid" if rec.lines else "alert.withdrawn"]
+        if rec.lines:
+            return ["alert.unpaid"]
+        return ["alert.withdrawn"] if prior is not None and prior.lines else []  # type: ignore[attr-defined]
     return []
 
 
@@ -214,16 +217,16 @@ def enqueue_changes(
                     "state": PENDING,
                 }
             )
-    if rows:
-        o = WebhookOutboxRow.__table__
-        known = set(
-            conn.execute(
-                select(o.c.event_id).where(o.c.event_id.in_([r["event_id"] for r in rows]))
-            ).scalars()
+    if rows:  # a replay's rows are already there: skip them, however many
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        stmt = insert(WebhookOutboxRow.__table__).on_conflict_do_nothing(
+            index_elements=["event_id"]
         )
-        rows = [r for r in rows if r["event_id"] not in known]
-        if rows:
-            conn.execute(o.insert(), rows)
+        for lo in range(0, len(rows), 500):
+            conn.execute(stmt, rows[lo : lo + 500])
     return len(rows)
 
 
@@ -252,6 +255,23 @@ def claim(
         rows = conn.execute(query).mappings().all()
         if not rows:
             return []
+        live = set(
+            conn.execute(
+                select(e.c.endpoint_id).where(
+                    e.c.endpoint_id.in_({r["endpoint_id"] for r in rows}), e.c.removed_t.is_(None)
+                )
+            ).scalars()
+        )
+        gone = [r["delivery_no"] for r in rows if r["endpoint_id"] not in live]
+        if gone:  # enqueued while its endpoint was being removed
+            conn.execute(
+                update(o)
+                .where(o.c.delivery_no.in_(gone))
+                .values(state=DEAD, last_error="endpoint removed")
+            )
+            rows = [r for r in rows if r["endpoint_id"] in live]
+            if not rows:
+                return []
         nos = [r["delivery_no"] for r in rows]
         conn.execute(
             update(o)

@@ -24,7 +24,11 @@ URI = "rtsp://viewer:hunter2-secret@10.0.0.21:554/stream1?token=abc123&channel=1
 @pytest.mark.parametrize(
     ("uri", "shown"),
     [
-        (URI, "rtsp://viewer:***@10.0.0.21:554/stream1?token=***&channel=1"),
+        (URI, "rtsp://viewer:***@10.0.0.21:554/stream1?token=***&channel=***"),
+        ("rtsp://u:pa/ss@h/x", "rtsp://***"),
+        ("rtsp:/u:pw@h/x", "rtsp://***"),
+        ("rtsp:u:pw@h", "rtsp://***"),
+        ("rtsp://u:pw@h:99999/x", "rtsp://***"),
         ("rtsp://10.0.0.9/live", "rtsp://10.0.0.9/live"),
         ("rtsp://admin@cam.local/live", "rtsp://admin@cam.local/live"),
         (
@@ -73,6 +77,12 @@ def test_register_inspect_list_and_remove_cameras(client, db):
         json={**body, "camera_id": "x", "stream_uri": "ftp://u:pw@h/"},
     )
     assert bad.status_code == 422 and "pw" not in bad.text and "u:***@h" in bad.text
+    odd = c.put(
+        f"{url}/y",
+        headers=h["admin"],
+        json={**body, "camera_id": "y", "stream_uri": "rtsp://u:pa/ss@h/x"},
+    )
+    assert odd.status_code == 422 and "pa/ss" not in odd.text
     one = c.get(f"{url}/ceil-sw", headers=h["reader"]).json()
     assert one["health"] is None
     cams.report_health(

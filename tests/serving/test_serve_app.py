@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -66,6 +67,9 @@ class Service:
             seen.append(line)
             if line.startswith("READY "):
                 self.base = line.split()[1]
+                threading.Thread(  # keep reading, so a chatty child never blocks on the pipe
+                    target=self.proc.stderr.read, daemon=True
+                ).start()
                 return self.base
         self.stop()
         raise AssertionError("storelens serve did not come up:\n" + "".join(seen[-30:]))
