@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Connection, select, update
 
-from storelens.storage.database import Database, StorageError
+from storelens.storage.database import Database, StorageError, upsert_insert
 from storelens.storage.tables import CameraHealthRow, CameraRow
 
 STATES = ("starting", "streaming", "reconnecting", "stopped")
@@ -227,11 +227,7 @@ def report_health(
     }
     h = CameraHealthRow.__table__
     with db.write() as conn:
-        if conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        stmt = insert(h).values(**row)
+        stmt = upsert_insert(conn, h).values(**row)
         conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=["store_id", "camera_id"],

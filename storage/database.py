@@ -127,6 +127,16 @@ class Database:
         self.engine.dispose()
 
 
+def upsert_insert(conn: Connection, table):  # -> the dialect's Insert (on_conflict_do_*)
+    """`INSERT` for `table` in the connection's dialect, with `ON CONFLICT` clauses
+    (SQLite and PostgreSQL spell them alike; SQLAlchemy's core `insert` has none)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
 def alembic_config(connection: Connection | None = None):  # -> alembic.config.Config
     """Alembic's config for storelens' migrations, on `connection` when given (what `env.py`
     then migrates)."""

@@ -35,7 +35,7 @@ from storelens.records import (
     ShelfEvent,
 )
 from storelens.revision import DerivedRecord, canonical_json
-from storelens.storage.database import Database, StorageError
+from storelens.storage.database import Database, StorageError, upsert_insert
 from storelens.storage.outbox import enqueue_changes
 from storelens.storage.tables import (
     AlertRow,
@@ -246,12 +246,8 @@ def _upsert_lifecycle(conn: Connection, rows: list[dict], *, only_before_attribu
     open / closed, when `only_before_attribution`)."""
     if not rows:
         return
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     t = SessionLifecycleRow.__table__
-    stmt = insert(t)
+    stmt = upsert_insert(conn, t)
     where = (
         or_(*(t.c.lifecycle == state for state in _BEFORE_ATTRIBUTION))  # no IN: executemany
         if only_before_attribution
@@ -311,12 +307,8 @@ def _refresh_has_alert(conn: Connection, keys: list[tuple[str, str]], now: float
         }
         for s, sid in keys
     ]  # an alert for a session not saved yet: it has ended (an alert is raised at its exit)
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     for lo in range(0, len(missing), _CHUNK):
-        conn.execute(insert(lc).on_conflict_do_nothing(), missing[lo : lo + _CHUNK])
+        conn.execute(upsert_insert(conn, lc).on_conflict_do_nothing(), missing[lo : lo + _CHUNK])
     live = exists().where(
         and_(
             al.c.store_id == lc.c.store_id,

@@ -33,7 +33,7 @@ from sqlalchemy import Connection, Table, select
 
 from storelens.records import PosTransaction, RfidRead
 from storelens.revision import canonical_json
-from storelens.storage.database import Database
+from storelens.storage.database import Database, upsert_insert
 from storelens.storage.tables import PosLineRow, PosTransactionRow, RfidReadRow
 
 DEFAULT_HORIZON_S = 24 * 3600.0  # the attribution's late-data horizon (AttributionConfig)
@@ -201,14 +201,10 @@ def _insert_rows(conn: Connection, kind: _Kind, rows: list[dict]) -> set[tuple[s
     """Insert, skipping ids already there; the keys actually inserted."""
     if not rows:
         return set()
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     t = kind.table
     id_col = t.c[kind.id_field]
     stmt = (
-        insert(t)
+        upsert_insert(conn, t)
         .on_conflict_do_nothing(index_elements=["store_id", kind.id_field])
         .returning(t.c.store_id, id_col)
     )

@@ -30,7 +30,7 @@ from sqlalchemy import Connection, or_, select, update
 
 from storelens.records import Alert, Basket, Session
 from storelens.revision import DerivedRecord
-from storelens.storage.database import Database, StorageError
+from storelens.storage.database import Database, StorageError, upsert_insert
 from storelens.storage.tables import WebhookEndpointRow, WebhookOutboxRow
 
 EVENT_TYPES = (
@@ -218,11 +218,7 @@ def enqueue_changes(
                 }
             )
     if rows:  # a replay's rows are already there: skip them, however many
-        if conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        stmt = insert(WebhookOutboxRow.__table__).on_conflict_do_nothing(
+        stmt = upsert_insert(conn, WebhookOutboxRow.__table__).on_conflict_do_nothing(
             index_elements=["event_id"]
         )
         for lo in range(0, len(rows), 500):

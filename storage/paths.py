@@ -12,7 +12,7 @@ import numpy as np
 from sqlalchemy import Connection, select
 
 from storelens.records import Session
-from storelens.storage.database import Database
+from storelens.storage.database import Database, upsert_insert
 from storelens.storage.tables import ShopperPathRow
 
 PATH_HZ = 2.0
@@ -30,11 +30,7 @@ class Paths(Protocol):
 
 
 def _insert_ignore(conn: Connection):  # type: ignore[no-untyped-def]
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(ShopperPathRow.__table__).on_conflict_do_nothing()
+    return upsert_insert(conn, ShopperPathRow.__table__).on_conflict_do_nothing()
 
 
 def save_paths(db: Database, store_id: str, paths: Paths) -> int:

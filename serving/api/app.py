@@ -33,6 +33,7 @@ from fastapi.responses import JSONResponse, Response
 
 from storelens.records import EventKind, SessionLifecycle
 from storelens.serving.api.camera_routes import add_camera_routes
+from storelens.serving.api.context import RouteContext
 from storelens.serving.api.limits import DEFAULT_BURST, DEFAULT_RATE_PER_S, RateLimits
 from storelens.serving.api.metrics import ApiMetrics
 from storelens.serving.api.schemas import (
@@ -394,26 +395,9 @@ def create_app(
             )
         return [HourOut.of(h) for h in rows]
 
-    add_camera_routes(
-        app,
-        db=db,
-        secret=secret,
-        base=base,
-        Key=Key,
-        StoreId=StoreId,
-        scoped=scoped,
-        responses={**AUTH, **NOT_FOUND},
-    )
-    add_webhook_routes(
-        app,
-        db=db,
-        secret=secret,
-        base=base,
-        Key=Key,
-        StoreId=StoreId,
-        scoped=scoped,
-        responses={**AUTH, **NOT_FOUND},
-    )
+    routes = RouteContext(db, secret, base, Key, StoreId, scoped, {**AUTH, **NOT_FOUND})
+    add_camera_routes(app, routes)
+    add_webhook_routes(app, routes)
     return app
 
 

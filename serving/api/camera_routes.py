@@ -5,17 +5,17 @@ it redacted (`rtsp://user:***@host/…`), and it is stored sealed (`storelens.st
 """
 
 import time
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import FastAPI, HTTPException, Response
 from pydantic import BaseModel, Field
 
+from storelens.serving.api.context import RouteContext
 from storelens.serving.api.schemas import ErrorOut, _Out, iso
-from storelens.storage import Database, StorageError
+from storelens.storage import StorageError
 from storelens.storage import cameras as cams
-from storelens.storage.keys import ApiKey, Role
+from storelens.storage.keys import ApiKey
 
 STALE_AFTER_S = 30.0
 
@@ -77,28 +77,16 @@ class CameraOut(_Out):
         )
 
 
-def add_camera_routes(
-    app: FastAPI,
-    *,
-    db: Database,
-    secret: str,
-    base: str,
-    Key: Any,
-    StoreId: Any,
-    scoped: Callable[..., None],
-    responses: dict,
-) -> None:
-    """Mount the camera routes on `app` under `base` (`/v1/stores/{store_id}`); like the
-    webhook routes, this module reads its annotations at run time (no `__future__` import)."""
-    admin_only = {**responses, 403: {"model": ErrorOut, "description": "not an admin key"}}
+def add_camera_routes(app: FastAPI, ctx: RouteContext) -> None:
+    """Mount the camera routes on `app` (under `ctx.base`)."""
+    db, Key, StoreId = ctx.db, ctx.Key, ctx.StoreId
+    admin_only = ctx.admin_responses
 
     def admin(k: ApiKey, store_id: str) -> None:
-        scoped(k, store_id)
-        if k.role != Role.ADMIN:
-            raise HTTPException(403, "cameras are registered and removed with admin keys")
+        ctx.admin(k, store_id, "cameras are registered and removed")
 
     @app.put(
-        f"{base}/cameras/{{camera_id}}",
+        f"{ctx.base}/cameras/{{camera_id}}",
         tags=["cameras"],
         responses={**admin_only, 201: {"model": CameraOut}, 422: {"model": ErrorOut}},
     )
@@ -112,7 +100,7 @@ def add_camera_routes(
         try:
             cam, new = cams.register_camera(
                 db,
-                secret,
+                ctx.secret,
                 store_id=store_id,
                 camera_id=camera_id,
                 stream_uri=body.stream_uri,
@@ -124,17 +112,17 @@ def add_camera_routes(
         response.status_code = 201 if new else 200
         return CameraOut.of(cam)
 
-    @app.get(f"{base}/cameras", tags=["cameras"], responses=responses)
+    @app.get(f"{ctx.base}/cameras", tags=["cameras"], responses=ctx.responses)
     def cameras(k: Key, store_id: StoreId) -> list[CameraOut]:
         """The store's camera streams, by id."""
-        scoped(k, store_id)
+        ctx.scoped(k, store_id)
         with db.read() as conn:
             return [CameraOut.of(c) for c in cams.list_cameras(conn, store_id)]
 
-    @app.get(f"{base}/cameras/{{camera_id}}", tags=["cameras"], responses=responses)
+    @app.get(f"{ctx.base}/cameras/{{camera_id}}", tags=["cameras"], responses=ctx.responses)
     def camera(k: Key, store_id: StoreId, camera_id: str) -> CameraOut:
         """One camera stream with the health its serving worker last reported."""
-        scoped(k, store_id)
+        ctx.scoped(k, store_id)
         with db.read() as conn:
             found = cams.get_camera(conn, store_id, camera_id)
             if found is None:
@@ -142,7 +130,7 @@ def add_camera_routes(
             return CameraOut.of(found, cams.camera_health(conn, store_id, camera_id))
 
     @app.delete(
-        f"{base}/cameras/{{camera_id}}", tags=["cameras"], status_code=204, responses=admin_only
+        f"{ctx.base}/cameras/{{camera_id}}", tags=["cameras"], status_code=204, responses=admin_only
     )
     def delete_camera(k: Key, store_id: StoreId, camera_id: str) -> None:
         """Stop taking this stream (the worker lets it go at its next look)."""

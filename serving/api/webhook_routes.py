@@ -6,18 +6,17 @@ never shown again (it is derived, not stored: `storelens.serving.webhooks.endpoi
 A URL on loopback or a private network is refused (422) unless the service allows it.
 """
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel, Field
 
+from storelens.serving.api.context import RouteContext
 from storelens.serving.api.schemas import ErrorOut, _Out, iso
 from storelens.serving.webhooks import ReceiverRefused, check_receiver_url, endpoint_secret
-from storelens.storage import Database
 from storelens.storage import outbox as ob
-from storelens.storage.keys import ApiKey, Role
+from storelens.storage.keys import ApiKey
 
 EventType = Literal[
     "session.entered",
@@ -83,29 +82,16 @@ class DeliveryOut(_Out):
         )
 
 
-def add_webhook_routes(
-    app: FastAPI,
-    *,
-    db: Database,
-    secret: str,
-    base: str,
-    Key: Any,
-    StoreId: Any,
-    scoped: Callable[..., None],
-    responses: dict,
-) -> None:
-    """Mount the webhook routes on `app` under `base` (`/v1/stores/{store_id}`). No `from
-    __future__ import annotations` in this module: FastAPI reads the route annotations, `Key`
-    and `StoreId` among them, at run time."""
-    admin_only = {**responses, 403: {"model": ErrorOut, "description": "not an admin key"}}
+def add_webhook_routes(app: FastAPI, ctx: RouteContext) -> None:
+    """Mount the webhook routes on `app` (under `ctx.base`)."""
+    db, Key, StoreId = ctx.db, ctx.Key, ctx.StoreId
+    admin_only = ctx.admin_responses
 
     def admin(k: ApiKey, store_id: str) -> None:
-        scoped(k, store_id)
-        if k.role != Role.ADMIN:
-            raise HTTPException(403, "webhooks are managed with admin keys")
+        ctx.admin(k, store_id, "webhooks are managed")
 
     @app.post(
-        f"{base}/webhooks",
+        f"{ctx.base}/webhooks",
         tags=["webhooks"],
         status_code=201,
         responses={**admin_only, 422: {"model": ErrorOut, "description": "a refused URL"}},
@@ -119,10 +105,10 @@ def add_webhook_routes(
             raise HTTPException(422, str(err)) from None
         ep = ob.add_endpoint(db, store_id=store_id, url=body.url, event_types=body.event_types)
         return WebhookCreatedOut(
-            **WebhookOut.of(ep).model_dump(), secret=endpoint_secret(secret, ep.endpoint_id)
+            **WebhookOut.of(ep).model_dump(), secret=endpoint_secret(ctx.secret, ep.endpoint_id)
         )
 
-    @app.get(f"{base}/webhooks", tags=["webhooks"], responses=admin_only)
+    @app.get(f"{ctx.base}/webhooks", tags=["webhooks"], responses=admin_only)
     def webhooks(k: Key, store_id: StoreId) -> list[WebhookOut]:
         """The store's receivers."""
         admin(k, store_id)
@@ -130,7 +116,10 @@ def add_webhook_routes(
             return [WebhookOut.of(e) for e in ob.list_endpoints(conn, store_id)]
 
     @app.delete(
-        f"{base}/webhooks/{{endpoint_id}}", tags=["webhooks"], status_code=204, responses=admin_only
+        f"{ctx.base}/webhooks/{{endpoint_id}}",
+        tags=["webhooks"],
+        status_code=204,
+        responses=admin_only,
     )
     def delete_webhook(k: Key, store_id: StoreId, endpoint_id: str) -> None:
         """Stop sending to a receiver; what it had not yet received is dropped."""
@@ -138,7 +127,7 @@ def add_webhook_routes(
         if not ob.remove_endpoint(db, store_id, endpoint_id):
             raise HTTPException(404, f"no webhook {endpoint_id!r} in store {store_id!r}")
 
-    @app.get(f"{base}/webhooks/deliveries", tags=["webhooks"], responses=admin_only)
+    @app.get(f"{ctx.base}/webhooks/deliveries", tags=["webhooks"], responses=admin_only)
     def webhook_deliveries(
         k: Key,
         store_id: StoreId,
