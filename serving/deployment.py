@@ -6,9 +6,16 @@ run the service's housekeeping beside it — the webhook dispatcher (claims are 
 number of replicas may drain the outbox) and, when a retention period is set, retention. The
 replicas get their settings and the secret through Ray's `runtime_env`, never through a file.
 
+With a `detector` in the config the live path comes up beside it as two more applications:
+`storelens-detector` (the batched detector deployment every store worker sends frames to) and
+`storelens-manager` (`StoreManager`, which keeps one `StoreWorker` actor per store with
+cameras). Every deployment and actor reserves a fraction of a CPU from the config, so the
+whole service schedules on a 2-core machine (docs/architecture.md, "Resource plan").
+
 `start_service(config, secret)` migrates the database, starts a local Ray (or joins
 `$RAY_ADDRESS`), binds Serve's HTTP proxy to `config.host:config.port`, deploys, and returns
-the base URL once `/readyz` answers; `stop_service()` undoes it.
+the base URL once `/readyz` answers; `stop_service()` stops the store workers (each flushes),
+then Serve and Ray.
 """
 
 from __future__ import annotations
@@ -97,12 +104,11 @@ def build_api() -> FastAPI:
 def api_application(config: ServeConfig, secret: str):  # -> ray.serve.Application
     from ray import serve
 
-    from storelens.settings import database_url, worker_env
+    from storelens.settings import worker_env
 
-    resolved = config.model_copy(update={"database_url": config.database_url or database_url()})
     env = {
         **worker_env(),
-        CONFIG_ENV: resolved.model_dump_json(),
+        CONFIG_ENV: resolved(config).model_dump_json(),
         API_SECRET_ENV: secret,
         "STORELENS_WEBHOOK_ALLOW_PRIVATE": "1" if config.webhooks.allow_private else "",
     }
@@ -115,6 +121,58 @@ def api_application(config: ServeConfig, secret: str):  # -> ray.serve.Applicati
         logging_config={"enable_access_log": False, "log_level": "WARNING"},
     )
     return deployment.bind()
+
+
+DETECTOR_APP, MANAGER_APP = "storelens-detector", "storelens-manager"
+
+
+def live_env(config: ServeConfig, secret: str) -> dict[str, str]:
+    from storelens.settings import worker_env
+
+    return {**worker_env(), API_SECRET_ENV: secret}
+
+
+def detector_app(config: ServeConfig):  # -> ray.serve.Application
+    from storelens.serving.detector_service import detector_application
+
+    d = config.detector
+    assert d is not None
+    return detector_application(
+        model=d.model,
+        imgsz=d.imgsz,
+        conf=d.conf,
+        max_batch_size=d.max_batch_size,
+        batch_wait_timeout_s=d.batch_wait_timeout_s,
+        replicas=d.replicas,
+        replica_cpus=d.replica_cpus,
+        threads=d.threads,
+        max_queued_requests=d.max_queued_requests,
+    )
+
+
+def manager_app(config: ServeConfig, secret: str):  # -> ray.serve.Application
+    from ray import serve
+
+    from storelens.serving.manager import StoreManager
+
+    env = live_env(config, secret)
+    return (
+        serve.deployment(StoreManager)
+        .options(
+            name="manager",
+            num_replicas=1,
+            ray_actor_options={"num_cpus": config.manager_cpus, "runtime_env": {"env_vars": env}},
+            logging_config={"enable_access_log": False, "log_level": "WARNING"},
+        )
+        .bind(config.model_dump_json(), DETECTOR_APP, env)
+    )
+
+
+def resolved(config: ServeConfig) -> ServeConfig:
+    """The config with the database URL filled in (what replicas and workers receive)."""
+    from storelens.settings import database_url
+
+    return config.model_copy(update={"database_url": config.database_url or database_url()})
 
 
 def wait_ready(base: str, *, timeout_s: float = 90.0) -> None:
@@ -160,17 +218,35 @@ def start_service(config: ServeConfig, secret: str) -> str:
         http_options={"host": config.host, "port": config.port},
         logging_config={"enable_access_log": False},
     )
+    config = resolved(config)
     serve.run(api_application(config, secret), name=APP_NAME, route_prefix="/")
+    if config.detector is not None:
+        serve.run(detector_app(config), name=DETECTOR_APP, route_prefix=None)
+        serve.run(manager_app(config, secret), name=MANAGER_APP, route_prefix=None)
     base = f"http://{config.host}:{config.port}"
     wait_ready(base)
     return base
+
+
+def manager_handle():  # -> DeploymentHandle of the running manager
+    from ray import serve
+
+    return serve.get_deployment_handle("manager", app_name=MANAGER_APP)
 
 
 def stop_service() -> None:
     import ray
     from ray import serve
 
+    from storelens.serving.worker import stop_workers
+
     try:
+        if ray.is_initialized():
+            try:
+                manager_handle().stop_all.remote().result(timeout_s=120)
+            except Exception:  # no live path deployed, or the manager is gone
+                log.debug("no manager to stop", exc_info=True)
+            stop_workers()  # any the manager did not know of (detached: they outlive Serve)
         serve.shutdown()
     finally:
         ray.shutdown()

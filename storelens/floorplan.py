@@ -1,8 +1,9 @@
 """Drawing a store layout as a floor plan PNG: shelves, lanes, gates, doors, cameras and
-the floor area each camera sees (its footprint)."""
+the floor area each camera sees (its footprint) — and, when given, shoppers' paths."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +24,14 @@ _CAMERA_COLOURS = [
 ]
 
 
-def draw_floor_plan(layout: StoreLayout, out_path: str | Path, dpi: int = 120) -> Path:
-    """Render `layout` to `out_path` (PNG) and return the path."""
+def draw_floor_plan(
+    layout: StoreLayout,
+    out_path: str | Path,
+    dpi: int = 120,
+    paths: Mapping[str, np.ndarray] | None = None,
+) -> Path:
+    """Render `layout` to `out_path` (PNG) and return the path; `paths` (label → (N, 2) floor
+    points in metres) are drawn over it, each with its label at its start."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -122,6 +129,15 @@ def draw_floor_plan(layout: StoreLayout, out_path: str | Path, dpi: int = 120) -
             va="center",
             fontsize=7,
         )
+
+    for i, (label, xy) in enumerate((paths or {}).items()):
+        xy = np.asarray(xy, float).reshape(-1, 2)
+        if not len(xy):
+            continue
+        colour = plt.get_cmap("tab20")(i % 20)
+        ax.plot(xy[:, 0], xy[:, 1], color=colour, lw=1.4, alpha=0.85, zorder=7)
+        ax.plot(xy[-1, 0], xy[-1, 1], marker="o", ms=4, color=colour, zorder=7)
+        ax.annotate(label, tuple(xy[0]), fontsize=6, color=colour, zorder=8)
 
     ax.set_xlim(-0.5, w + 0.5)
     ax.set_ylim(-0.5, d + 0.5)

@@ -76,6 +76,28 @@ def small_sim(tmp_path_factory) -> Path:
     return run_small(tmp_path_factory.mktemp("sim") / "small")
 
 
+LIVE_CAMERAS = ["ceil-sw", "ceil-ne"]
+
+
+@pytest.fixture(scope="session")
+def live_sim(tmp_path_factory) -> Path:
+    """42 s of the demo store (seed 0) seen by two ceiling cameras: three shoppers enter,
+    take a product each, pay and leave within the recording (the live-path tests)."""
+    from storelens.datasets.simulate import simulate
+
+    out = tmp_path_factory.mktemp("live") / "sim"
+    simulate(
+        builtin_store(),
+        load_scenario("easy").with_overrides(duration_s=42.0),
+        seed=0,
+        out_dir=out,
+        camera_ids=LIVE_CAMERAS,
+        workers=2,
+        show_progress=False,
+    )
+    return out
+
+
 # --- storage on both back ends (tests/storage, tests/serving) ---------------------------
 # Storage on both back ends: `db` is a freshly migrated SQLite file, and the same on
 # PostgreSQL in a schema of its own (dropped afterwards) where PostgreSQL answers at

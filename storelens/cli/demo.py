@@ -1,12 +1,12 @@
-"""`storelens demo`: the furthest real path that exists, on the embedded defaults.
+"""`storelens demo`: the main job end to end on the embedded defaults.
 
-Today: validate the demo store and draw its floor plan, simulate it (the `easy` scenario,
-cached after the first run) with a preview of the ground truth, then what `storelens run` and
-`storelens eval` do: the store pipeline detects people in every camera with the detector
-shipped in `models/` (trained by `storelens train detector` on a different simulated scenario;
-see its model card), tracks every camera at once, and TrackEval scores the tracks.
-`--detector synthetic` starts from noisy ground truth instead. Later stages (events,
-attribution, serving) extend this command as they land.
+Validate the demo store and draw its floor plan, simulate it (the `easy` scenario, cached after
+the first run) with a preview of the ground truth, then the live path
+(`storelens.cli.live`): the cameras streamed over RTSP into the service on a local Ray
+(API, batched detector, a store worker), the store's POS and RFID posted over the API as they
+happen, and the attribution read back and scored against the ground truth. `--offline` runs
+what `storelens run` and `storelens eval` do instead: the pipeline over the recorded videos and
+TrackEval over its tracks (`--detector synthetic` there starts from noisy ground truth).
 """
 
 from __future__ import annotations
@@ -33,6 +33,19 @@ def demo(
     detector: str = typer.Option(
         "shipped",
         help="`shipped` (models/detector), a weights file, models:/NAME@alias, or `synthetic`",
+    ),
+    offline: bool = typer.Option(
+        False, help="run the pipeline over the recorded videos and score the tracks instead"
+    ),
+    rate: float = typer.Option(
+        0.5, min=0.05, max=4.0, help="replay speed of the live streams (x real time)"
+    ),
+    sample_fps: float = typer.Option(5.0, min=0.5, help="frames per second the worker takes"),
+    keep_serving: bool = typer.Option(
+        False, help="leave the API up at the end and print its URL and a key"
+    ),
+    files: bool = typer.Option(
+        False, help="read the camera files instead of streaming them over RTSP"
     ),
 ) -> None:
     """Run the main job end to end on the demo store and say where the results are."""
@@ -83,6 +96,16 @@ def demo(
         table.add_row(name, str(len(read_jsonl(sim_dir / f"{name}.jsonl"))))
     console.print(table)
 
+    if not offline:
+        if model is None:
+            raise typer.BadParameter(
+                "the live path needs a detector; --detector synthetic is for --offline",
+                param_hint="--detector",
+            )
+        _live(sim_dir, out_dir / "live", model, rate, sample_fps, keep_serving, files)
+        console.print(f"Results are in {out_dir}/")
+        return
+
     track_dir = out_dir / "track"
     source = "noisy ground truth" if model is None else f"detector {model}"
     console.print(f"5. the store pipeline over every camera ({source}):")
@@ -114,3 +137,95 @@ def _detector_uri(choice: str) -> str | None:
     from storelens.inference.loading import model_ref
 
     return model_ref(choice)
+
+
+def _live(
+    sim_dir: Path,
+    out_dir: Path,
+    model: str,
+    rate: float,
+    sample_fps: float,
+    keep_serving: bool,
+    files: bool,
+) -> None:
+    from storelens.cli.live import run_live_demo
+
+    console.print(
+        f"5. live: the cameras streamed into the service at {rate:g}x real time, "
+        f"{sample_fps:g} frames/s taken per camera (detector {model})"
+    )
+
+    def show(status: dict) -> None:
+        cams = status.get("cameras", {})
+        fps = sum(c.get("fps_out", 0.0) for c in cams.values())
+        saved = status.get("saved", {})
+        console.print(
+            f"   clock {status.get('clock_t', 0):.1f}  steps {status.get('steps', 0)}  "
+            f"{fps:.1f} frames/s detected  events {saved.get('ShelfEvent', 0)}  "
+            f"sessions {saved.get('Session', 0)}  baskets {saved.get('Basket', 0)}",
+            highlight=False,
+        )
+
+    last = [0.0]
+
+    def progress(status: dict) -> None:
+        import time
+
+        if time.monotonic() - last[0] >= 10:
+            last[0] = time.monotonic()
+            show(status)
+
+    def hold(base: str, key: str) -> None:
+        import threading
+
+        console.print(f"API at {base}/v1 (docs {base}/docs); key: {key}\nCtrl-C to stop.")
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+
+    with user_errors():
+        result = run_live_demo(
+            sim_dir,
+            out_dir,
+            rate=rate,
+            sample_fps=sample_fps,
+            detector_model=model,
+            force_files=files,
+            keep_serving=hold if keep_serving else None,
+            progress=progress,
+        )
+    if result.transport == "file":
+        console.print("   (no RTSP server here: the files were read through the same ingest)")
+    console.print(_attribution_table(result))
+    m = result.metrics
+    console.print(
+        f"6. receipts exactly right: {m.receipt_accuracy.text()} of {m.sessions} complete "
+        f"sessions; alerts precision {m.alert_precision.text()}, recall "
+        f"{m.alert_recall.text()} ({result.wall_s:.0f} s wall)",
+        highlight=False,
+    )
+    for name, path in result.outputs.items():
+        console.print(f"7. {name}: {path}")
+
+
+def _attribution_table(result) -> Table:  # type: ignore[no-untyped-def]
+    table = Table(title="attribution through the live service (against the ground truth)")
+    for col in ("session", "shoppers", "basket (sku x qty status)", "truth", ""):
+        table.add_column(col)
+    for s in result.sessions:
+        sid = s["session"]["session_id"]
+        truth = result.truth.get(sid)
+        got = sorted((ln["sku"], ln["qty"], ln["status"]) for ln in s["lines"])
+        want = sorted(
+            (ln.sku, ln.qty, ln.status.value) for ln in (truth.expected_lines if truth else [])
+        )
+        complete = bool(truth and truth.complete)
+        table.add_row(
+            sid[-8:],
+            ",".join(x[-6:] for x in s["session"]["shopper_ids"]),
+            "; ".join(f"{k} x{q} {st}" for k, q, st in got) or "-",
+            "; ".join(f"{k} x{q} {st}" for k, q, st in want) or "-",
+            ("[green]ok[/]" if got == want else "[red]differs[/]") if complete else "incomplete",
+        )
+    return table

@@ -1,0 +1,433 @@
+"""`StoreRuntime`: one store's live pipeline — cameras in, records in storage out — as the store
+worker runs it (and as a test or notebook can run it in-process, without Ray).
+
+    runtime = StoreRuntime("demo", settings, db=db, secret=secret, detect=detect, state_dir=d)
+    while not runtime.finished:
+        runtime.tick()                       # one pass: read, detect, track, attribute, flush
+    runtime.close()
+
+Per tick: every camera's reader (`storelens.serving.ingest.StreamReader`, one thread each) holds
+its newest frame; a camera with no detect request in flight sends that frame, letterboxed to
+the model's square, to the detector (newest frame wins; at most one request in flight per
+camera; a refused request — backpressure — drops the frame and counts it). Finished detections
+step the tracker (`StorePipeline`, the same object the offline runner drives). Shelf events and
+sessions come from the events and shoppers stages once they exist; until then a store may be
+given a simulated run whose true ones are released on the stream clock (`TruthFeed`).
+Attribution (`Attributor`) runs every second over everything held, with the POS and RFID
+records the store posted through the API read back from storage.
+
+Durability: derived records are saved (idempotently: a replayed revision is a no-op) before
+the checkpoint moves past them, and the checkpoint (`<state_dir>/checkpoint.npz`, the tracker's
+state, the feed's position and the input cursor — no images, no embeddings) is written every
+`checkpoint_every_s`. A runtime started over an existing checkpoint resumes from it and rebuilds
+its attribution state from storage, so a worker killed at any moment loses nothing that was
+acknowledged and writes no event twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from storelens.attribution.online import Attributor
+from storelens.detections import Detections
+from storelens.frames import FrameBatch
+from storelens.layout import StoreLayout
+from storelens.serving.config import StoreSettings
+from storelens.serving.ingest import ArrivalClock, CapturedFrame, StreamClock, StreamReader
+from storelens.serving.letterbox import Letterboxed, letterbox
+from storelens.serving.truth_feed import TruthFeed, read_tags
+from storelens.serving.view_check import ViewCheck
+from storelens.storage import Database, save_records
+from storelens.storage.cameras import list_cameras, redact_text, report_health, stream_uri
+from storelens.storage.paths import save_paths
+from storelens.storage.replay import current_records, inputs_received
+from storelens.tracking.checkpoint import load_checkpoint, save_checkpoint
+from storelens.tracking.pipeline import StorePipeline
+
+log = logging.getLogger(__name__)
+CHECKPOINT_FORMAT = "storelens-store-worker/1"
+HISTORY_S = 24 * 3600.0  # what a restarted worker reads back (the late-data horizon)
+
+
+@dataclass(frozen=True)
+class DetectedBoxes:
+    """A detector's answer for one frame, in the frame's own pixels."""
+
+    xyxy: np.ndarray  # (N, 4) float
+    confidence: np.ndarray  # (N,)
+    class_id: np.ndarray  # (N,) storelens class ids
+    model_version: str = ""
+
+
+DetectFn = Callable[[Letterboxed], Any]  # -> DetectedBoxes or a mapping with the same keys
+
+
+@dataclass
+class RuntimeTimings:
+    interval_s: float = 0.02  # sleep between ticks when nothing is ready
+    attribute_every_s: float = 1.0
+    checkpoint_every_s: float = 3.0
+    health_every_s: float = 2.0
+    view_check_every_s: float = 5.0
+
+
+class StoreRuntime:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        store_id: str,
+        settings: StoreSettings,
+        *,
+        db: Database,
+        secret: str,
+        detect: DetectFn,
+        state_dir: str | Path,
+        imgsz: int = 320,
+        worker: str = "",
+        timings: RuntimeTimings | None = None,
+    ) -> None:
+        self.store_id = store_id
+        self.settings = settings
+        self.db = db
+        self.secret = secret
+        self.detect = detect
+        self.imgsz = imgsz
+        self.worker = worker or f"pid {os.getpid()}"
+        self.timings = timings or RuntimeTimings()
+        self.state_dir = Path(state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.layout = StoreLayout.from_yaml(settings.layout)
+        self.pipeline = StorePipeline()
+        self.feed = TruthFeed(settings.truth, settings.truth_offset_s) if settings.truth else None
+        self.attributor = Attributor(self.layout, tag_registry=self._tag_registry())
+        self.readers: dict[str, StreamReader] = {}
+        self.views: dict[str, ViewCheck] = {}
+        self.view_state: dict[str, str] = {}
+        self.last_t: dict[str, float] = {}
+        self.in_flight: dict[str, tuple[CapturedFrame, Letterboxed, Future]] = {}
+        self.refused: dict[str, int] = {}
+        self._paths: Any = None
+        self.model_version = ""
+        self.input_cursor = -math.inf
+        self.pending: list[Any] = []  # derived records not yet saved
+        self.track_rows: dict[str, list[np.ndarray]] = {}
+        self.saved = {"ShelfEvent": 0, "Session": 0, "Basket": 0, "Alert": 0}
+        self.resumed = False
+        self.finished = False
+        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix=f"detect-{store_id}")
+        self._next = {"attribute": 0.0, "checkpoint": 0.0, "health": 0.0, "view": 0.0}
+        self._resume()
+        self.sync_cameras()
+
+    # ------------------------------------------------------------------ set-up
+    def _tag_registry(self) -> dict[str, str]:
+        return {} if self.settings.truth is None else read_tags(self.settings.truth)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.state_dir / "checkpoint.npz"
+
+    def _resume(self) -> None:
+        """Load the checkpoint if there is one, then rebuild attribution from storage."""
+        if self.checkpoint_path.is_file():
+            state = load_checkpoint(self.checkpoint_path)
+            if state.get("format") != CHECKPOINT_FORMAT:
+                raise ValueError(
+                    f"{self.checkpoint_path}: not a store-worker checkpoint "
+                    f"(format {state.get('format')!r})"
+                )
+            self.pipeline.load_state_dict(state["pipeline"])
+            self.last_t = {k: float(v) for k, v in state["last_t"].items()}
+            if self.feed is not None:
+                self.feed.seek(float(state["feed_position"]))
+            self.saved = {k: int(v) for k, v in state["saved"].items()}
+            self.resumed = True
+        since = time.time() - HISTORY_S if self.feed is None else -math.inf
+        with self.db.read() as conn:
+            held = current_records(conn, self.store_id, since)
+            received = inputs_received(conn, self.store_id, since)
+        self.attributor.add_sessions(held.sessions)
+        self.attributor.add_events(held.events)
+        self.attributor.baskets.update({b.session_id: b for b in held.baskets})
+        self.attributor.alerts.update({a.alert_id: a for a in held.alerts})
+        self._add_inputs(received)
+        if self.feed is not None and self.resumed:
+            paths = self.feed.paths_until(self.feed.position)
+            if paths is not None:
+                self.attributor.set_paths(paths)
+
+    def sync_cameras(self) -> None:
+        """Open readers for cameras registered since, close those removed."""
+        with self.db.read() as conn:
+            cameras = {c.camera_id: c for c in list_cameras(conn, self.store_id)}
+            uris = {c: stream_uri(conn, self.secret, self.store_id, c) for c in cameras}
+        for camera in sorted(set(self.readers) - set(cameras)):
+            self.readers.pop(camera).stop()
+        clock = self.settings.clock
+        for camera in sorted(set(cameras) - set(self.readers)):
+            uri = uris[camera]
+            if uri is None:
+                continue
+            stamp = (
+                StreamClock(clock.origin_t, clock.scale)
+                if clock.kind == "stream"
+                else ArrivalClock()
+            )
+            reader = StreamReader(camera, uri, sample_fps=self.settings.sample_fps, clock=stamp)
+            reader.start()
+            self.readers[camera] = reader
+            self.views[camera] = ViewCheck()
+
+    # -------------------------------------------------------------------- tick
+    def tick(self) -> bool:
+        """One pass; True when a step ran (the caller sleeps a little otherwise). After the
+        recording ended it goes on attributing what the store still posts (a sale rung up
+        after the last frame)."""
+        stepped = False
+        if not self.finished:
+            self._send_frames()
+            stepped = self._step_finished()
+        now = time.monotonic()
+        if self.feed is not None and not self.finished:
+            self._advance_feed()
+        if now >= self._next["attribute"]:
+            self._next["attribute"] = now + self.timings.attribute_every_s
+            self._attribute()
+        if now >= self._next["checkpoint"]:
+            self._next["checkpoint"] = now + self.timings.checkpoint_every_s
+            self.flush()
+        if now >= self._next["health"]:
+            self._next["health"] = now + self.timings.health_every_s
+            self._report_health()
+        if not self.finished and self._ended():
+            self._finish()
+        return stepped
+
+    def _send_frames(self) -> None:
+        for camera, reader in self.readers.items():
+            if camera in self.in_flight:
+                continue
+            frame = reader.latest()
+            if frame is None or frame.timestamp <= self.last_t.get(camera, -math.inf):
+                continue  # nothing new, or a stream that restarted behind its own clock
+            boxed = letterbox(frame.image, self.imgsz)
+            self.in_flight[camera] = (frame, boxed, self._pool.submit(self.detect, boxed))
+            if time.monotonic() >= self._next["view"]:
+                self.view_state[camera] = self.views[camera].check(frame.image).state
+
+        if self.readers and time.monotonic() >= self._next["view"]:
+            self._next["view"] = time.monotonic() + self.timings.view_check_every_s
+
+    def _step_finished(self) -> bool:
+        done = sorted(c for c, (_, _, fut) in self.in_flight.items() if fut.done())
+        frames, boxes = [], []
+        for camera in done:
+            frame, _, fut = self.in_flight.pop(camera)
+            try:
+                answer = fut.result()
+            except Exception as err:  # backpressure or a detector restart: the frame is dropped
+                self.refused[camera] = self.refused.get(camera, 0) + 1
+                log.info("camera %s: frame dropped (%s)", camera, redact_text(str(err))[:200])
+                continue
+            frames.append(frame)
+            boxes.append(_as_boxes(answer))
+        if not frames:
+            return False
+        self.model_version = boxes[-1].model_version or self.model_version
+        batch = FrameBatch.of(
+            [f.camera_id for f in frames],
+            [f.timestamp for f in frames],
+            [f.frame_index for f in frames],
+        )
+        counts = np.array([len(b.xyxy) for b in boxes])
+        detections = Detections(
+            xyxy=np.concatenate([b.xyxy for b in boxes]).reshape(-1, 4).astype(np.float64),
+            confidence=np.concatenate([b.confidence for b in boxes]).astype(np.float64),
+            class_id=np.concatenate([b.class_id for b in boxes]).astype(np.int64),
+            camera_id=np.repeat(batch.camera_id, counts),
+            timestamp=np.repeat(batch.timestamp, counts),
+        )
+        out = self.pipeline.step(batch, detections)
+        for f in frames:
+            self.last_t[f.camera_id] = f.timestamp
+        self._keep_tracks(out.tracks)
+        return True
+
+    def _keep_tracks(self, tracks: Detections) -> None:
+        if not len(tracks):
+            return
+        rows = np.column_stack(
+            [
+                tracks.timestamp,
+                tracks.tracker_id,
+                tracks.xyxy,
+                tracks.confidence,
+            ]
+        )
+        for camera in np.unique(tracks.camera_id).tolist():
+            self.track_rows.setdefault(camera, []).append(rows[tracks.camera_id == camera])
+
+    @property
+    def clock_t(self) -> float:
+        """The store's clock: the latest time every streaming camera has been processed to."""
+        streaming = [
+            self.last_t[c]
+            for c, r in self.readers.items()
+            if c in self.last_t and r.health().state == "streaming"
+        ]
+        if streaming:
+            return min(streaming)
+        return max(self.last_t.values(), default=-math.inf)
+
+    def _advance_feed(self) -> None:
+        assert self.feed is not None
+        released = self.feed.advance(self.clock_t)
+        if released.sessions or released.events:
+            self.attributor.add_sessions(released.sessions)
+            self.attributor.add_events(released.events)
+            self.pending.extend(released.events)
+            self.pending.extend(released.sessions)
+        if released.paths is not None:
+            self.attributor.set_paths(released.paths)
+            self._paths = released.paths
+
+    def _add_inputs(self, received) -> None:  # type: ignore[no-untyped-def]
+        for txn, t in received.pos:
+            self.attributor.add_pos([txn], t)
+        for read, t in received.rfid:
+            self.attributor.add_rfid([read], t)
+        self.input_cursor = max(self.input_cursor, received.cursor)
+
+    def _attribute(self) -> None:
+        with self.db.read() as conn:
+            self._add_inputs(inputs_received(conn, self.store_id, self.input_cursor))
+        out = self.attributor.step()
+        self.pending.extend(out.baskets)
+        self.pending.extend(out.alerts)
+
+    # --------------------------------------------------------------- durability
+    def flush(self) -> None:
+        """Save what is pending, then checkpoint past it."""
+        if self.pending:
+            report = save_records(self.db, self.pending)
+            for kind, n in report.stored.items():
+                self.saved[kind] = self.saved.get(kind, 0) + n
+            self.pending = []
+        if self._paths is not None:
+            save_paths(self.db, self.store_id, self._paths)
+            self._paths = None
+        self._write_tracks()
+        save_checkpoint(
+            self.checkpoint_path,
+            {
+                "format": CHECKPOINT_FORMAT,
+                "pipeline": self.pipeline.state_dict(),
+                "last_t": dict(self.last_t),
+                "feed_position": float(self.feed.position) if self.feed else 0.0,
+                "saved": dict(self.saved),
+            },
+        )
+
+    def _write_tracks(self) -> None:
+        folder = self.state_dir / "tracks"
+        for camera, chunks in self.track_rows.items():
+            folder.mkdir(parents=True, exist_ok=True)
+            with (folder / f"{camera}.csv").open("a") as f:
+                np.savetxt(f, np.concatenate(chunks), fmt="%.3f,%d,%.1f,%.1f,%.1f,%.1f,%.3f")
+        self.track_rows = {}
+
+    def _report_health(self) -> None:
+        for camera, reader in self.readers.items():
+            h = reader.health()
+            view = self.view_state.get(camera, "ok")
+            detail = (
+                f"in {h.fps_in:.1f} fps, out {h.fps_out:.1f} fps, reconnects {h.reconnects}, "
+                f"refused {self.refused.get(camera, 0)}, view {view}"
+                + (f"; last error: {h.last_error}" if h.last_error else "")
+            )
+            report_health(
+                self.db,
+                store_id=self.store_id,
+                camera_id=camera,
+                state=h.state,
+                fps=h.fps_out,
+                lag_s=h.lag_s if math.isfinite(h.lag_s) else -1.0,
+                frames_dropped=h.dropped + self.refused.get(camera, 0),
+                worker=self.worker,
+                detail=detail,
+            )
+
+    def _ended(self) -> bool:
+        if not self.readers:
+            return False
+        if self.settings.end_t is not None and self.clock_t >= self.settings.end_t:
+            return True
+        return not self.in_flight and all(
+            r.health().state == "stopped" for r in self.readers.values()
+        )
+
+    def _finish(self) -> None:
+        """The recording is over: release what the feed still holds, attribute, save."""
+        if self.feed is not None:
+            released = self.feed.advance(max(self.feed.end_t, self.clock_t) + 1.0)
+            self.attributor.add_sessions(released.sessions)
+            self.attributor.add_events(released.events)
+            self.pending.extend(released.events)
+            self.pending.extend(released.sessions)
+            if released.paths is not None:
+                self.attributor.set_paths(released.paths)
+                self._paths = released.paths
+        for reader in self.readers.values():
+            reader.stop()  # a replayed recording would otherwise start over
+        self._attribute()
+        self.flush()
+        self._report_health()
+        self.finished = True
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "store_id": self.store_id,
+            "pid": os.getpid(),
+            "steps": self.pipeline.steps,
+            "clock_t": self.clock_t,
+            "resumed": self.resumed,
+            "finished": self.finished,
+            "model_version": self.model_version,
+            "saved": dict(self.saved),
+            "cameras": {
+                c: {**r.health().__dict__, "view": self.view_state.get(c, "ok")}
+                for c, r in self.readers.items()
+            },
+        }
+
+    def close(self) -> None:
+        """Stop the readers and flush (a clean stop)."""
+        for reader in self.readers.values():
+            reader.stop()
+        for camera in list(self.in_flight):
+            self.in_flight.pop(camera)[2].cancel()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self.flush()
+
+
+def _as_boxes(answer: Any) -> DetectedBoxes:
+    if isinstance(answer, DetectedBoxes):
+        return answer
+    get = answer.get if isinstance(answer, dict) else lambda k, d=None: getattr(answer, k, d)
+    return DetectedBoxes(
+        np.asarray(get("xyxy"), np.float64).reshape(-1, 4),
+        np.asarray(get("confidence"), np.float64).reshape(-1),
+        np.asarray(get("class_id"), np.int64).reshape(-1),
+        str(get("model_version", "") or ""),
+    )
