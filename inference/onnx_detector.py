@@ -5,7 +5,7 @@ tensors in batches of any size.
     lb = letterbox(frame, 320)                      # at ingest: only 320 x 320 crosses the wire
     (xyxy, conf, cls), = detector.detect_letterboxed(lb.tensor[None])
     boxes = lb.unletterbox(xyxy)                    # back in the frame's own pixels
-    dets = detector(frames)                         # FrameBatch -> Detections, as UltralyticsDetector
+    dets = detector(frames)                         # FrameBatch -> Detections
 
 Letterboxing (`letterbox`, `Letterboxed`) is the one ultralytics' `LetterBox` does for a square
 `imgsz` (aspect kept, centred, grey 114 padding, the same rounding), so the network sees exactly
@@ -29,6 +29,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
 import cv2
 import numpy as np
 

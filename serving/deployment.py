@@ -132,7 +132,9 @@ def live_env(config: ServeConfig, secret: str) -> dict[str, str]:
     return {**worker_env(), API_SECRET_ENV: secret}
 
 
-def detector_app(config: ServeConfig):  # -> ray.serve.Application
+def detector_app(config: ServeConfig, user_config: dict | None = None):  # -> serve.Application
+    """The detector application; `serve.run` it again with a `user_config` (`{"model": ref}`)
+    to swap the model of the running replicas in place."""
     from storelens.serving.detector_service import detector_application
 
     d = config.detector
@@ -147,6 +149,7 @@ def detector_app(config: ServeConfig):  # -> ray.serve.Application
         replica_cpus=d.replica_cpus,
         threads=d.threads,
         max_queued_requests=d.max_queued_requests,
+        user_config=user_config,
     )
 
 

@@ -122,9 +122,13 @@ class Detector:
             return tuned
         try:
             return OnnxDetector(
-                ref, imgsz=self.imgsz, conf=conf, iou=iou, threads=self.threads,
+                ref,
+                imgsz=self.imgsz,
+                conf=conf,
+                iou=iou,
+                threads=self.threads,
                 classes=current.classes,
-            )  # fmt: skip
+            )
         except Exception as err:
             raise ModelLoadError(
                 f"detector: cannot swap to model {ref!r}; still serving "

@@ -97,7 +97,9 @@ class StreamHealth:
 
 
 class Clock(Protocol):
-    def stamp(self, *, arrival_t: float, stream_pts_s: float | None, sender_t: float | None) -> float:
+    def stamp(
+        self, *, arrival_t: float, stream_pts_s: float | None, sender_t: float | None
+    ) -> float:
         """The timestamp of a frame decoded at `arrival_t`."""
         ...
 
@@ -106,7 +108,9 @@ class Clock(Protocol):
 class ArrivalClock:
     """Stamps the arrival (decode) time."""
 
-    def stamp(self, *, arrival_t: float, stream_pts_s: float | None, sender_t: float | None) -> float:
+    def stamp(
+        self, *, arrival_t: float, stream_pts_s: float | None, sender_t: float | None
+    ) -> float:
         return arrival_t
 
 
@@ -114,7 +118,9 @@ class ArrivalClock:
 class SenderClock:
     """Stamps the sender's time from RTCP sender reports; arrival time until the first one."""
 
-    def stamp(self, *, arrival_t: float, stream_pts_s: float | None, sender_t: float | None) -> float:
+    def stamp(
+        self, *, arrival_t: float, stream_pts_s: float | None, sender_t: float | None
+    ) -> float:
         return arrival_t if sender_t is None else sender_t
 
 
@@ -125,7 +131,9 @@ class StreamClock:
     origin_t: float
     scale: float = 1.0
 
-    def stamp(self, *, arrival_t: float, stream_pts_s: float | None, sender_t: float | None) -> float:
+    def stamp(
+        self, *, arrival_t: float, stream_pts_s: float | None, sender_t: float | None
+    ) -> float:
         return arrival_t if stream_pts_s is None else self.origin_t + stream_pts_s * self.scale
 
 
@@ -341,7 +349,9 @@ class StreamReader:
                 self._target, options=options, timeout=(self.open_timeout_s, self.read_timeout_s)
             )
         except Exception as e:  # noqa: BLE001 - every failure to open is a reason to retry
-            s.error = redact_text(f"cannot open {self._target}: {type(e).__name__}: {e}")
+            waited = time.monotonic() - s.started_t
+            why = f"no answer in {waited:.1f} s, " if waited >= 0.9 * self.open_timeout_s else ""
+            s.error = redact_text(f"cannot open {self._target}: {why}{type(e).__name__}: {e}")
             return
         try:
             s.progress_t = time.monotonic()

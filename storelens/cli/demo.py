@@ -168,7 +168,7 @@ def _live(
 
     last = [0.0]
 
-    def progress(status: dict) -> None:
+    def progress(status: dict, _config: object) -> None:
         import time
 
         if time.monotonic() - last[0] >= 10:

@@ -70,6 +70,8 @@ class LiveDemoResult:
     metrics: Any  # AttributionMetrics
     status: dict[str, Any]
     wall_s: float
+    config: Any = None  # the ServeConfig it ran
+    rtsp_pid: int | None = None
     outputs: dict[str, Path] = field(default_factory=dict)
 
 
@@ -115,11 +117,11 @@ def run_live_demo(
     detector_model: str = "shipped",
     force_files: bool = False,
     keep_serving: Callable[[str, str], None] | None = None,
-    progress: Callable[[dict[str, Any]], None] | None = None,
+    progress: Callable[[dict[str, Any], Any], None] | None = None,
     timeout_s: float = 1800.0,
 ) -> LiveDemoResult:
     """See the module docstring. `keep_serving(base, key)` is called with the service still up
-    (it returns when the user is done); `progress(status)` about once a second."""
+    (it returns when the user is done); `progress(status, config)` about once a second."""
     import httpx
     import numpy as np
 
@@ -214,7 +216,7 @@ def run_live_demo(
         while time.monotonic() < deadline:
             time.sleep(1.0)
             if progress and latest:
-                progress(dict(latest))
+                progress(dict(latest), config)
             if latest.get("finished"):
                 break
             if not poster.is_alive():
@@ -236,6 +238,8 @@ def run_live_demo(
             metrics=_score(truth["sessions.jsonl"], sessions),
             status=status,
             wall_s=time.monotonic() - started,
+            config=config,
+            rtsp_pid=None if server is None else server.pid,
         )
         result.outputs = _pictures(layout, recording, out, config, sessions, offset)
         if poster.errors:
