@@ -8,6 +8,11 @@ new *revision* (`Basket.revised`, the revision contract) when late data changes 
 rung up after the party left, a gate batch delivered late, a corrected identity. An alert that
 new evidence clears is withdrawn by a revision with no lines.
 
+A revision is made only for a change a person would see: the lines (SKU, quantity, status and
+what decided them) or a confidence that moved by at least `CONFIDENCE_STEP`. Confidence drifts
+in its last digits as other shoppers' paths and sessions arrive; each of those drifts would
+otherwise be a new revision and a `session.updated` webhook.
+
 A POS transaction or RFID read that arrives more than `late_horizon_s` after its own time is
 kept in `flagged` and left out of attribution: a day-old sale must not silently rewrite a
 reviewed basket (a person can still see it).
@@ -23,6 +28,19 @@ from storelens.attribution.config import AttributionConfig
 from storelens.attribution.paths import FloorPaths
 from storelens.layout import StoreLayout
 from storelens.records import Alert, Basket, PosTransaction, RfidRead, Session, ShelfEvent
+
+CONFIDENCE_STEP = 0.01
+
+
+def _material(lines) -> list[tuple]:  # type: ignore[no-untyped-def]
+    """What of basket or alert lines a revision is made for (confidence to `CONFIDENCE_STEP`)."""
+    out = []
+    for ln in lines:
+        fields = ln.model_dump()
+        if "confidence" in fields:
+            fields["confidence"] = round(fields["confidence"] / CONFIDENCE_STEP)
+        out.append(tuple(sorted((k, repr(v)) for k, v in fields.items())))
+    return out
 
 
 @dataclass
@@ -121,7 +139,7 @@ class Attributor:
             if old is None:
                 self.baskets[sid] = new
                 out.baskets.append(new)
-            elif old.lines != new.lines:
+            elif _material(old.lines) != _material(new.lines):
                 revised = old.revised(lines=new.lines, provenance=new.provenance)
                 self.baskets[sid] = revised
                 out.baskets.append(revised)
@@ -138,7 +156,10 @@ class Attributor:
             elif old_alert is not None and new_alert is not None:
                 fields = ("lines", "confidence", "event_ids", "txn_ids", "read_ids")
                 changes = {f: getattr(new_alert, f) for f in fields}
-                if any(getattr(old_alert, f) != v for f, v in changes.items()):
+                moved = abs(new_alert.confidence - old_alert.confidence) >= CONFIDENCE_STEP
+                if moved or any(
+                    getattr(old_alert, f) != changes[f] for f in fields if f != "confidence"
+                ):
                     revised_alert = old_alert.revised(**changes)
                     self.alerts[alert_id] = revised_alert
                     out.alerts.append(revised_alert)

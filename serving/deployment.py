@@ -193,8 +193,9 @@ def wait_ready(base: str, *, timeout_s: float = 90.0) -> None:
     raise TimeoutError(f"{base}/readyz did not answer 200 within {timeout_s:.0f} s ({last})")
 
 
-def start_service(config: ServeConfig, secret: str) -> str:
-    """Migrate, start Ray and Serve, deploy; the base URL once ready."""
+def start_service(config: ServeConfig, secret: str, *, quiet: bool = False) -> str:
+    """Migrate, start Ray and Serve, deploy; the base URL once ready. `quiet` keeps Ray's and
+    Serve's own log lines off this process's terminal (a demo's table stays readable)."""
     import ray
     from ray import serve
 
@@ -216,7 +217,10 @@ def start_service(config: ServeConfig, secret: str) -> str:
             num_cpus=config.ray_cpus if not os.environ.get("RAY_ADDRESS") else None,
             include_dashboard=False,
             logging_level=logging.WARNING,
+            log_to_driver=not quiet,
         )
+    if quiet:
+        logging.getLogger("ray.serve").setLevel(logging.WARNING)
     serve.start(
         http_options={"host": config.host, "port": config.port},
         logging_config={"enable_access_log": False},

@@ -155,25 +155,24 @@ def _live(
         f"{sample_fps:g} frames/s taken per camera (detector {model})"
     )
 
-    def show(status: dict) -> None:
+    last = [0.0]
+
+    def progress(status: dict, config) -> None:  # type: ignore[no-untyped-def]
+        import time
+
+        if time.monotonic() - last[0] < 10:
+            return
+        last[0] = time.monotonic()
+        (store,) = config.stores.values()
         cams = status.get("cameras", {})
         fps = sum(c.get("fps_out", 0.0) for c in cams.values())
         saved = status.get("saved", {})
         console.print(
-            f"   clock {status.get('clock_t', 0):.1f}  steps {status.get('steps', 0)}  "
-            f"{fps:.1f} frames/s detected  events {saved.get('ShelfEvent', 0)}  "
-            f"sessions {saved.get('Session', 0)}  baskets {saved.get('Basket', 0)}",
+            f"   t = {status.get('clock_t', 0) - store.clock.origin_t:5.1f} s: "
+            f"{fps:.1f} frames/s detected, {saved.get('ShelfEvent', 0)} events, "
+            f"{saved.get('Session', 0)} session and {saved.get('Basket', 0)} basket revisions",
             highlight=False,
         )
-
-    last = [0.0]
-
-    def progress(status: dict, _config: object) -> None:
-        import time
-
-        if time.monotonic() - last[0] >= 10:
-            last[0] = time.monotonic()
-            show(status)
 
     def hold(base: str, key: str) -> None:
         import threading
@@ -194,6 +193,7 @@ def _live(
             force_files=files,
             keep_serving=hold if keep_serving else None,
             progress=progress,
+            quiet=True,
         )
     if result.transport == "file":
         console.print("   (no RTSP server here: the files were read through the same ingest)")

@@ -119,6 +119,7 @@ def run_live_demo(
     keep_serving: Callable[[str, str], None] | None = None,
     progress: Callable[[dict[str, Any], Any], None] | None = None,
     timeout_s: float = 1800.0,
+    quiet: bool = False,
 ) -> LiveDemoResult:
     """See the module docstring. `keep_serving(base, key)` is called with the service still up
     (it returns when the user is done); `progress(status, config)` about once a second."""
@@ -164,26 +165,33 @@ def run_live_demo(
     for stale in (db_path, out / "state", out / "truth"):
         _remove(stale)
     bundle = truth_bundle(sim, out / "truth")
-    config = ServeConfig(
-        database_url=f"sqlite:///{db_path}",
-        port=free_port(),
-        ray_cpus=2,
-        detector=DetectorSettings(model=detector_model),
-        stores={
-            layout.store_id: StoreSettings(
-                layout=sim / "store.yaml",
-                sample_fps=sample_fps,
-                clock=ClockSettings(kind="stream", origin_t=origin + offset, scale=scale),
-                truth=bundle,
-                truth_offset_s=offset,
-                end_t=last + offset,
-            )
-        },
-        state_dir=out / "state",
-        reconcile_every_s=1.0,
+    from storelens.config import load_config
+    from storelens.configs import builtin_config
+
+    shipped = load_config(builtin_config("serve", "local.yaml"), ServeConfig, allow_empty=True)
+    config = shipped.model_copy(
+        update={
+            "database_url": f"sqlite:///{db_path}",
+            "port": free_port(),
+            "detector": (shipped.detector or DetectorSettings()).model_copy(
+                update={"model": detector_model}
+            ),
+            "stores": {
+                layout.store_id: StoreSettings(
+                    layout=sim / "store.yaml",
+                    sample_fps=sample_fps,
+                    clock=ClockSettings(kind="stream", origin_t=origin + offset, scale=scale),
+                    truth=bundle,
+                    truth_offset_s=offset,
+                    end_t=last + offset,
+                )
+            },
+            "state_dir": out / "state",
+            "reconcile_every_s": 1.0,
+        }
     )
     secret = secrets.token_hex(32)
-    base = start_service(config, secret)
+    base = start_service(config, secret, quiet=quiet)
     try:
         db = Database(config.database_url)
         _, key = create_key(db, secret=secret, store_id=None, label="demo")
