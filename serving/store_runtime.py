@@ -30,6 +30,7 @@ import logging
 import math
 import os
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -121,6 +122,9 @@ class StoreRuntime:
         self.model_version = ""
         self.input_cursor = -math.inf
         self.pending: list[Any] = []  # derived records not yet saved
+        self._released_at: list[float] = []  # monotonic release time of each pending event
+        self.event_latency_s: deque[float] = deque(maxlen=1000)  # release → committed
+        self.frame_latency_s: deque[float] = deque(maxlen=1000)  # decode → tracked
         self.track_rows: dict[str, list[np.ndarray]] = {}
         self.saved = {"ShelfEvent": 0, "Session": 0, "Basket": 0, "Alert": 0}
         self.resumed = False
@@ -204,6 +208,7 @@ class StoreRuntime:
         if now >= self._next["attribute"]:
             self._next["attribute"] = now + self.timings.attribute_every_s
             self._attribute()
+            self._save_pending()
         if now >= self._next["checkpoint"]:
             self._next["checkpoint"] = now + self.timings.checkpoint_every_s
             self.flush()
@@ -259,8 +264,10 @@ class StoreRuntime:
             timestamp=np.repeat(batch.timestamp, counts),
         )
         out = self.pipeline.step(batch, detections)
+        tracked = time.time()
         for f in frames:
             self.last_t[f.camera_id] = f.timestamp
+            self.frame_latency_s.append(tracked - f.arrival_t)
         self._keep_tracks(out.tracks)
         return True
 
@@ -298,6 +305,7 @@ class StoreRuntime:
             self.attributor.add_events(released.events)
             self.pending.extend(released.events)
             self.pending.extend(released.sessions)
+            self._released_at += [time.monotonic()] * len(released.events)
         if released.paths is not None:
             self.attributor.set_paths(released.paths)
             self._paths = released.paths
@@ -319,11 +327,7 @@ class StoreRuntime:
     # --------------------------------------------------------------- durability
     def flush(self) -> None:
         """Save what is pending, then checkpoint past it."""
-        if self.pending:
-            report = save_records(self.db, self.pending)
-            for kind, n in report.stored.items():
-                self.saved[kind] = self.saved.get(kind, 0) + n
-            self.pending = []
+        self._save_pending()
         if self._paths is not None:
             save_paths(self.db, self.store_id, self._paths)
             self._paths = None
@@ -338,6 +342,18 @@ class StoreRuntime:
                 "saved": dict(self.saved),
             },
         )
+
+    def _save_pending(self) -> None:
+        """Records released or attributed since the last save, in one transaction (a replay
+        after a restart writes the same revisions again: a no-op)."""
+        if self.pending:
+            report = save_records(self.db, self.pending)
+            for kind, n in report.stored.items():
+                self.saved[kind] = self.saved.get(kind, 0) + n
+            self.pending = []
+            committed = time.monotonic()
+            self.event_latency_s.extend(committed - t for t in self._released_at)
+            self._released_at = []
 
     def _write_tracks(self) -> None:
         folder = self.state_dir / "tracks"
@@ -405,6 +421,13 @@ class StoreRuntime:
             "finished": self.finished,
             "model_version": self.model_version,
             "saved": dict(self.saved),
+            "latency_ms": {
+                name: _percentiles(values)
+                for name, values in (
+                    ("frame_to_tracks", self.frame_latency_s),
+                    ("event_to_storage", self.event_latency_s),
+                )
+            },
             "cameras": {
                 c: {**r.health().__dict__, "view": self.view_state.get(c, "ok")}
                 for c, r in self.readers.items()
@@ -419,6 +442,17 @@ class StoreRuntime:
             self.in_flight.pop(camera)[2].cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.flush()
+
+
+def _percentiles(seconds: deque[float]) -> dict[str, float | None]:
+    if not seconds:
+        return {"p50": None, "p99": None, "n": 0}
+    values = 1000 * np.asarray(seconds)
+    return {
+        "p50": float(np.percentile(values, 50)),
+        "p99": float(np.percentile(values, 99)),
+        "n": len(values),
+    }
 
 
 def _as_boxes(answer: Any) -> DetectedBoxes:

@@ -22,6 +22,7 @@ def suites() -> dict[str, Suite]:
         core,
         detector,
         products,
+        serving,
         simulator,
         storage,
         tracking,
@@ -55,5 +56,9 @@ def suites() -> dict[str, Suite]:
         "api": Suite(
             "attribution API over HTTP: Ray Serve beside bare uvicorn, SQLite and PostgreSQL",
             api.api_suite,
+        ),
+        "serving": Suite(
+            "the live path: cameras per core, latency, memory, detector batches, the demo",
+            serving.serving_suite,
         ),
     }

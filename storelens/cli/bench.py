@@ -21,6 +21,7 @@ SUITES = (
     "attribution",
     "storage",
     "api",
+    "serving",
 )
 
 

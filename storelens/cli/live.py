@@ -23,6 +23,7 @@ service (joins with POS and RFID posted live, storage, the API), not perception.
 
 from __future__ import annotations
 
+import json
 import secrets
 import socket
 import threading
@@ -250,6 +251,22 @@ def run_live_demo(
             rtsp_pid=None if server is None else server.pid,
         )
         result.outputs = _pictures(layout, recording, out, config, sessions, offset)
+        result.outputs["result"] = out / "result.json"
+        result.outputs["result"].write_text(
+            json.dumps(
+                {
+                    "transport": result.transport,
+                    "rate": rate,
+                    "sample_fps": sample_fps,
+                    "cameras": len(cameras),
+                    "wall_s": round(result.wall_s, 1),
+                    "metrics": result.metrics.as_dict(),
+                    "status": status,
+                },
+                indent=1,
+                default=str,
+            )
+        )
         if poster.errors:
             raise RuntimeError(f"posting the store's records failed: {poster.errors[:3]}")
         if keep_serving is not None:

@@ -1,0 +1,140 @@
+"""Measurements of the live path on this machine, for `storelens bench --only serving`:
+`python -m storelens.serving.throughput --videos V1 V2 ... --out FILE.json`.
+
+- **cameras per core**: 2, 4, 6, 8 cameras of 10 fps video, each paced in real time as a live
+  camera delivers it, read through the real ingest (newest frame wins: what the detector cannot
+  take is dropped), letterboxed, detected by the ONNX detector on one thread and tracked, the
+  whole process pinned to one CPU core. Camera-frames per second processed at each count; a
+  count is sustained when at least 95 % of its frames are processed;
+- **latency** from each frame's decode to its tracks (p50 / p99) at each count;
+- **memory**: the process's resident memory at each count (its growth per camera);
+- **detector batch size** against latency and throughput (`detector_service.batch_sweep`).
+
+Each figure is the median of `repeats` passes after a warm-up, with the spread over passes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _rss_mib() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def _drive(videos: list[Path], seconds: float, *, realtime: bool, detector, imgsz: int) -> dict:  # type: ignore[no-untyped-def]
+    """Stream `videos` for `seconds` through ingest → letterbox → detect → track."""
+    from storelens.detections import Detections
+    from storelens.frames import FrameBatch
+    from storelens.serving.ingest import StreamReader
+    from storelens.serving.letterbox import letterbox
+    from storelens.tracking.pipeline import StorePipeline
+
+    readers = [
+        StreamReader(f"cam{i}", v, realtime_files=realtime).start() for i, v in enumerate(videos)
+    ]
+    pipeline = StorePipeline()
+    last_t = {r.camera_id: -np.inf for r in readers}
+    processed, latency = 0, []
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < seconds:
+            frames = []
+            for r in readers:
+                f = r.latest()
+                if f is not None and f.timestamp > last_t[r.camera_id]:
+                    frames.append(f)
+            if not frames:
+                time.sleep(0.002)
+                continue
+            boxed = [letterbox(f.image, imgsz) for f in frames]
+            answers = detector.detect_letterboxed(np.stack([b.tensor for b in boxed]))
+            xyxy = [b.unletterbox(a[0]) for b, a in zip(boxed, answers, strict=True)]
+            counts = np.array([len(x) for x in xyxy])
+            batch = FrameBatch.of(
+                [f.camera_id for f in frames],
+                [f.timestamp for f in frames],
+                [f.frame_index for f in frames],
+            )
+            pipeline.step(
+                batch,
+                Detections(
+                    xyxy=np.concatenate(xyxy).reshape(-1, 4).astype(np.float64),
+                    confidence=np.concatenate([a[1] for a in answers]).astype(np.float64),
+                    class_id=np.concatenate([a[2] for a in answers]).astype(np.int64),
+                    camera_id=np.repeat(batch.camera_id, counts),
+                    timestamp=np.repeat(batch.timestamp, counts),
+                ),
+            )
+            now = time.time()
+            latency += [now - f.arrival_t for f in frames]
+            processed += len(frames)
+            for f in frames:
+                last_t[f.camera_id] = f.timestamp
+        elapsed = time.monotonic() - started
+        return {
+            "frames": processed,
+            "seconds": elapsed,
+            "frames_per_s": processed / elapsed,
+            "latency_s": latency,
+            "rss_mib": _rss_mib(),
+        }
+    finally:
+        for r in readers:
+            r.stop()
+
+
+def measure(
+    videos: list[Path],
+    *,
+    cameras: tuple[int, ...] = (2, 4, 6, 8),
+    seconds: float = 10.0,
+    repeats: int = 3,
+    imgsz: int = 320,
+) -> dict:
+    """Every figure of the module docstring; `videos` are cycled to make up `cameras` streams."""
+    from storelens.inference.onnx_detector import OnnxDetector
+    from storelens.serving.detector_service import batch_sweep
+
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
+    detector = OnnxDetector("shipped", imgsz=imgsz, threads=1)
+    out: dict = {"imgsz": imgsz, "repeats": repeats, "seconds": seconds, "by_cameras": {}}
+    _drive(videos[:1], 3.0, realtime=True, detector=detector, imgsz=imgsz)  # warm-up
+    for n in cameras:
+        streams = [videos[i % len(videos)] for i in range(n)]
+        passes = [
+            _drive(streams, seconds, realtime=True, detector=detector, imgsz=imgsz)
+            for _ in range(repeats)
+        ]
+        out["by_cameras"][n] = {
+            "frames_per_s": [p["frames_per_s"] for p in passes],
+            "latency_p50_ms": [1000 * float(np.percentile(p["latency_s"], 50)) for p in passes],
+            "latency_p99_ms": [1000 * float(np.percentile(p["latency_s"], 99)) for p in passes],
+            "rss_mib": [p["rss_mib"] for p in passes],
+        }
+    out["batch_sweep"] = batch_sweep(imgsz=imgsz, threads=1)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--videos", nargs="+", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    result = measure(args.videos, seconds=args.seconds, repeats=args.repeats)
+    args.out.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
