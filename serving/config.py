@@ -62,7 +62,9 @@ class StoreSettings(_Strict):
     """One store the service runs a worker for (its cameras are registered over the API)."""
 
     layout: Path = Field(description="the store layout YAML")
-    sample_fps: float = Field(5.0, gt=0, description="frames per second taken from each camera")
+    sample_fps: float = Field(
+        5.0, gt=0, description="frames taken from each camera per second of the store's clock"
+    )
     clock: ClockSettings = ClockSettings()
     truth: Path | None = Field(
         None,

@@ -188,7 +188,12 @@ class StoreRuntime:
                 if clock.kind == "stream"
                 else ArrivalClock()
             )
-            reader = StreamReader(camera, uri, sample_fps=self.settings.sample_fps, clock=stamp)
+            # sample_fps counts frames per second of the store's clock; a replay at `scale` x
+            # real time has 1 / scale stream seconds per store second
+            per_stream_s = self.settings.sample_fps * (
+                clock.scale if clock.kind == "stream" else 1.0
+            )
+            reader = StreamReader(camera, uri, sample_fps=per_stream_s, clock=stamp)
             reader.start()
             self.readers[camera] = reader
             self.views[camera] = ViewCheck()

@@ -82,6 +82,19 @@ def _per_core_rows(result: dict) -> list[BenchRow]:
         rows.append(
             BenchRow("serving", "resident memory of the process", impl, size, med, "MiB", lo, hi)
         )
+    counts = sorted(result["by_cameras"], key=int)
+    rss = [float(np.median(result["by_cameras"][n]["rss_mib"])) for n in counts]
+    slope = np.polyfit([int(n) for n in counts], rss, 1)[0]
+    rows.append(
+        BenchRow(
+            "serving",
+            "memory per added camera (slope)",
+            impl,
+            f"{counts[0]}–{counts[-1]} cameras",
+            float(slope),
+            "MiB",
+        )
+    )
     rows.append(
         BenchRow(
             "serving",
@@ -141,11 +154,9 @@ def _end_to_end_rows(result: dict) -> list[BenchRow]:
                         "ms",
                     )
                 )
-    fps = sum(c["fps_out"] for c in status["cameras"].values())
+    taken = sum(c["frames_out"] for c in status["cameras"].values())
     rows.append(
-        BenchRow(
-            "serving", "live camera-frames / s detected (end of run)", impl, size, fps, "frames / s"
-        )
+        BenchRow("serving", "live camera-frames detected and tracked", impl, size, taken, "frames")
     )
     receipt = result["metrics"]["receipt_accuracy"]
     rows.append(
