@@ -16,7 +16,9 @@ Mounts:
 
 Media are non-shared unless `--shared`: each client's session builds its own pipeline and so
 gets the file from its first frame (its timestamps count from the file's start). `--loop`
-plays a file mount again from the start at its end (a segment seek) instead of ending it.
+plays a file mount again from the start at its end (a segment seek) instead of ending it;
+known seam: the next round's first frame gets the last frame's timestamp (qtdemux ends the
+segment at the last frame's start, not its end), so each round runs one frame early.
 
 Prints `READY <port>` on stdout once it listens; SIGTERM / SIGINT stop it cleanly.
 """

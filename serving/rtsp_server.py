@@ -6,11 +6,13 @@ subprocess in its own process group, and prepares what it serves.
 machine's GStreamer cannot decode: no gst-libav) is transcoded once, at `start()`, with PyAV
 into a *retimed H.264 copy*: libx264 ultrafast/zerolatency (no B-frames), a keyframe about every
 wall-clock second, every timestamp divided by `rate`. The server then only parses and packetises
-(`qtdemux ! h264parse ! rtph264pay config-interval=1`), so a stream costs it well under 1 % of a
-core, and a file played at `rate=0.25` lasts four times as long (a 2-core machine cannot detect
-six cameras at 10 fps in real time). Transcoding takes ~0.1 s per 80 frames at 640x480.
-A mount value `"testsrc"` (or `"testsrc:FPS"`) is a live test pattern that GStreamer encodes
-itself (x264, one thread): it costs a few % of a core per stream.
+(`qtdemux ! h264parse ! rtph264pay config-interval=1`), so a stream costs it ~0.35 % of a
+core (measured: six 640x480 10 fps streams at once), and a file played at `rate=0.25` lasts four
+times as long (a 2-core machine cannot detect six cameras at 10 fps in real time). Transcoding
+takes ~0.1 s per 80 frames at 640x480. A mount value `"testsrc"` (or `"testsrc:FPS"`) is a live
+test pattern that GStreamer encodes itself (x264, one thread): ~3.4 % of a core per stream.
+The script itself takes ~2 s to come up (`start()` / `restart()`); a reader's first frame
+follows ~0.35 s after it connects.
 
 **Clock (non-shared media).** Each client session gets its own pipeline and so the file from
 its first frame: the stream's timestamps count from the file's start, and
@@ -105,6 +107,9 @@ def prepare_h264(src: Path, dst: Path, *, rate: float = 1.0) -> Path:
         o.time_base = o.codec_context.time_base = Fraction(1, 1000)
         gop = max(1, round(fps * rate))
         o.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(gop), "bf": "0"}
+        # every packet lasts one frame: the MP4's duration then ends one frame after the last
+        # one (a loop's next round starts there instead of on top of the last frame)
+        frame_ms = round(1000 / fps / rate)
         t0: float | None = None
         for n, frame in enumerate(inp.decode(s)):
             t = float(frame.time) if frame.time is not None else n / fps
@@ -112,8 +117,10 @@ def prepare_h264(src: Path, dst: Path, *, rate: float = 1.0) -> Path:
             f = av.VideoFrame.from_ndarray(frame.to_ndarray(format="yuv420p"), format="yuv420p")
             f.pts, f.time_base = round((t - t0) / rate * 1000), Fraction(1, 1000)
             for packet in o.encode(f):
+                packet.duration = frame_ms
                 out.mux(packet)
         for packet in o.encode():
+            packet.duration = frame_ms
             out.mux(packet)
     return dst
 
