@@ -2,8 +2,8 @@
 
 A store worker writes each camera's confirmed tracks to `tracks/<camera>.csv` (`t, track_id,
 x1, y1, x2, y2, score`, times by the camera's clock). `annotate_video` puts every row on the
-recording's frame captured at that time (nearest frame within half a frame period; the worker
-samples frames, so tracks are drawn on the frames it saw and their trails across the rest).
+recording's frame captured at that time (nearest frame within half a frame period); the worker
+samples frames, so each box is held over the frames until its next sample.
 """
 
 from __future__ import annotations
@@ -36,6 +36,11 @@ def tracks_on_frames(rows: np.ndarray, frame_times: np.ndarray) -> MotTable:
     period = float(np.median(np.diff(frame_times))) if len(frame_times) > 1 else 1.0
     keep = np.abs(frame_times[nearer] - rows[:, 0]) <= period / 2
     rows, nearer = rows[keep], nearer[keep]
+    # the worker samples frames: hold each box over the frames until the next sample
+    stamps = np.unique(rows[:, 0])
+    hold = max(1, int(round(np.median(np.diff(stamps)) / period))) if len(stamps) > 1 else 1
+    rows = np.repeat(rows, hold, axis=0)
+    nearer = np.minimum((nearer[:, None] + np.arange(hold)).ravel(), len(frame_times) - 1)
     xyxy = rows[:, 2:6]
     return MotTable(
         frame=nearer.astype(int) + 1,

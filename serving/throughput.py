@@ -32,63 +32,28 @@ def _rss_mib() -> float:
 
 def _drive(videos: list[Path], seconds: float, *, realtime: bool, detector, imgsz: int) -> dict:  # type: ignore[no-untyped-def]
     """Stream `videos` for `seconds` through ingest → letterbox → detect → track."""
-    from storelens.detections import Detections
-    from storelens.frames import FrameBatch
     from storelens.serving.ingest import StreamReader
-    from storelens.serving.letterbox import letterbox
-    from storelens.tracking.pipeline import StorePipeline
+    from storelens.serving.stream_loop import StreamLoop
 
-    readers = [
-        StreamReader(f"cam{i}", v, realtime_files=realtime).start() for i, v in enumerate(videos)
-    ]
-    pipeline = StorePipeline()
-    last_t = {r.camera_id: -np.inf for r in readers}
-    processed, latency = 0, []
+    readers = {
+        f"cam{i}": StreamReader(f"cam{i}", v, realtime_files=realtime).start()
+        for i, v in enumerate(videos)
+    }
+    loop = StreamLoop(readers, detector, imgsz=imgsz)
     started = time.monotonic()
     try:
-        while time.monotonic() - started < seconds:
-            frames = []
-            for r in readers:
-                f = r.latest()
-                if f is not None and f.timestamp > last_t[r.camera_id]:
-                    frames.append(f)
-            if not frames:
-                time.sleep(0.002)
-                continue
-            boxed = [letterbox(f.image, imgsz) for f in frames]
-            answers = detector.detect_letterboxed(np.stack([b.tensor for b in boxed]))
-            xyxy = [b.unletterbox(a[0]) for b, a in zip(boxed, answers, strict=True)]
-            counts = np.array([len(x) for x in xyxy])
-            batch = FrameBatch.of(
-                [f.camera_id for f in frames],
-                [f.timestamp for f in frames],
-                [f.frame_index for f in frames],
-            )
-            pipeline.step(
-                batch,
-                Detections(
-                    xyxy=np.concatenate(xyxy).reshape(-1, 4).astype(np.float64),
-                    confidence=np.concatenate([a[1] for a in answers]).astype(np.float64),
-                    class_id=np.concatenate([a[2] for a in answers]).astype(np.int64),
-                    camera_id=np.repeat(batch.camera_id, counts),
-                    timestamp=np.repeat(batch.timestamp, counts),
-                ),
-            )
-            now = time.time()
-            latency += [now - f.arrival_t for f in frames]
-            processed += len(frames)
-            for f in frames:
-                last_t[f.camera_id] = f.timestamp
+        loop.run(until=lambda: time.monotonic() - started >= seconds)
         elapsed = time.monotonic() - started
+        processed = sum(loop.processed.values())
         return {
             "frames": processed,
             "seconds": elapsed,
             "frames_per_s": processed / elapsed,
-            "latency_s": latency,
+            "latency_s": loop.latency_s,
             "rss_mib": _rss_mib(),
         }
     finally:
-        for r in readers:
+        for r in readers.values():
             r.stop()
 
 

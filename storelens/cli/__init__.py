@@ -19,6 +19,7 @@ from storelens.cli import (
     serve,
     simulate,
     store,
+    stream,
     tracking,
     training,
 )
@@ -49,6 +50,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(keys.keys_app, name="keys")
 app.command("api")(keys.api)
 app.command("serve")(serve.serve)
+app.command("stream")(stream.stream)
 
 
 def _version(value: bool) -> None:
