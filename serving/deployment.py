@@ -178,6 +178,33 @@ def resolved(config: ServeConfig) -> ServeConfig:
     return config.model_copy(update={"database_url": config.database_url or database_url()})
 
 
+def serve_config(config: ServeConfig) -> dict:
+    """The Serve config file (`ServeDeploySchema`) that deploys this service on a running Ray
+    cluster (`serve run FILE`; `serve deploy FILE` where the cluster runs a dashboard): the HTTP
+    proxy on `config.host:config.port`, the API at `/`, and with a `detector` the detector and
+    the manager without a route. Each application is built on the cluster by a builder in
+    `serving/serve_apps.py` from `args: {"config": ...}`, the config as given here; the API
+    secret is never in it (the builders read `$STORELENS_API_SECRET` there), and a null
+    `database_url` is resolved there too. Migrate the database first (`storelens db migrate`)."""
+
+    def app(name: str, builder: str, route_prefix: str | None) -> dict:
+        return {
+            "name": name,
+            "route_prefix": route_prefix,
+            "import_path": f"storelens.serving.serve_apps:{builder}",
+            "args": {"config": config.model_dump(mode="json")},  # a copy each: no YAML aliases
+        }
+
+    applications = [app(APP_NAME, "api", "/")]
+    if config.detector is not None:
+        applications += [app(DETECTOR_APP, "detector", None), app(MANAGER_APP, "manager", None)]
+    return {
+        "http_options": {"host": config.host, "port": config.port},
+        "logging_config": {"enable_access_log": False},
+        "applications": applications,
+    }
+
+
 def wait_ready(base: str, *, timeout_s: float = 90.0) -> None:
     deadline = time.monotonic() + timeout_s
     last = "no answer"
@@ -249,10 +276,11 @@ def stop_service() -> None:
 
     try:
         if ray.is_initialized():
-            try:
-                manager_handle().stop_all.remote().result(timeout_s=120)
-            except Exception:  # no live path deployed, or the manager is gone
-                log.debug("no manager to stop", exc_info=True)
+            if MANAGER_APP in serve.status().applications:
+                try:
+                    manager_handle().stop_all.remote().result(timeout_s=120)
+                except Exception:  # the manager is gone: its workers are ended below
+                    log.warning("the store manager did not stop its workers", exc_info=True)
             stop_workers()  # any the manager did not know of (detached: they outlive Serve)
         serve.shutdown()
     finally:

@@ -118,6 +118,7 @@ class StoreRuntime:
         self.last_t: dict[str, float] = {}
         self.in_flight: dict[str, tuple[CapturedFrame, Letterboxed, Future]] = {}
         self.refused: dict[str, int] = {}
+        self.replayed: set[str] = set()
         self._paths: Any = None
         self.model_version = ""
         self.input_cursor = -math.inf
@@ -129,7 +130,7 @@ class StoreRuntime:
         self.saved = {"ShelfEvent": 0, "Session": 0, "Basket": 0, "Alert": 0}
         self.resumed = False
         self.finished = False
-        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix=f"detect-{store_id}")
+        self._pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix=f"detect-{store_id}")
         self._next = {"attribute": 0.0, "checkpoint": 0.0, "health": 0.0, "view": 0.0}
         self._resume()
         self.sync_cameras()
@@ -229,7 +230,10 @@ class StoreRuntime:
             if camera in self.in_flight:
                 continue
             frame = reader.latest()
-            if frame is None or frame.timestamp <= self.last_t.get(camera, -math.inf):
+            last = self.last_t.get(camera, -math.inf)
+            if frame is not None and self.settings.end_t is not None and frame.timestamp < last - 1:
+                self.replayed.add(camera)  # a finite recording started over: it has ended
+            if frame is None or frame.timestamp <= last:
                 continue  # nothing new, or a stream that restarted behind its own clock
             boxed = letterbox(frame.image, self.imgsz)
             self.in_flight[camera] = (frame, boxed, self._pool.submit(self.detect, boxed))
@@ -392,8 +396,16 @@ class StoreRuntime:
     def _ended(self) -> bool:
         if not self.readers:
             return False
-        if self.settings.end_t is not None and self.clock_t >= self.settings.end_t:
-            return True
+        end = self.settings.end_t
+        if end is not None:
+            # the last frame sampled may precede the recording's last by a sampling period
+            last_sample = end - 1.0 / self.settings.sample_fps
+            done = [
+                c in self.replayed or self.last_t.get(c, -math.inf) >= last_sample
+                for c in self.readers
+            ]
+            if all(done) or self.clock_t >= end:
+                return True
         return not self.in_flight and all(
             r.health().state == "stopped" for r in self.readers.values()
         )

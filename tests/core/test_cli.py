@@ -7,6 +7,7 @@ import sys
 
 import cv2
 import numpy as np
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -52,7 +53,9 @@ def test_store_validate_bad_file_exits_2_with_the_field(tmp_path, demo_store_pat
 
 def test_demo_runs_end_to_end_on_the_shipped_detector(tmp_path):
     result = runner.invoke(
-        app, ["demo", "--out", str(tmp_path), "--duration", "12"], terminal_width=200
+        app,
+        ["demo", "--offline", "--out", str(tmp_path), "--duration", "12"],
+        terminal_width=200,
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "floor_plan.png").stat().st_size > 10_000
@@ -66,6 +69,24 @@ def test_demo_runs_end_to_end_on_the_shipped_detector(tmp_path):
     # and fewer errors (misses + false positives + id switches) than true boxes: a negative MOTA
     # fails however high the recall
     assert combined["mota"] > 0.0, combined
+
+
+@pytest.mark.slow
+def test_demo_runs_the_live_service_and_scores_the_baskets(tmp_path):
+    """`storelens demo` as a user runs it: the live path (RTSP where a server can run, else the
+    files), a shopper who pays and leaves within 30 s, the baskets printed beside the truth."""
+    result = runner.invoke(
+        app,
+        ["demo", "--out", str(tmp_path), "--duration", "30", "--rate", "2"],
+        terminal_width=200,
+    )
+    assert result.exit_code == 0, result.output
+    assert "attribution through the live service" in result.output
+    assert "receipts exactly right: 1.000" in result.output, result.output
+    live = json.loads((tmp_path / "live" / "result.json").read_text())
+    assert live["metrics"]["receipt_accuracy"] == 1.0 and live["status"]["finished"]
+    assert (tmp_path / "live" / "live_paths.png").stat().st_size > 10_000
+    assert list((tmp_path / "live").glob("live_*.mp4"))
 
 
 def test_demo_names_a_missing_detector_file(tmp_path):
