@@ -134,10 +134,10 @@ def draw_floor_plan(
         xy = np.asarray(xy, float).reshape(-1, 2)
         if not len(xy):
             continue
-        colour = plt.get_cmap("tab20")(i % 20)
-        ax.plot(xy[:, 0], xy[:, 1], color=colour, lw=1.4, alpha=0.85, zorder=7)
-        ax.plot(xy[-1, 0], xy[-1, 1], marker="o", ms=4, color=colour, zorder=7)
-        ax.annotate(label, tuple(xy[0]), fontsize=6, color=colour, zorder=8)
+        path_colour = plt.get_cmap("tab20")(i % 20)
+        ax.plot(xy[:, 0], xy[:, 1], color=path_colour, lw=1.4, alpha=0.85, zorder=7)
+        ax.plot(xy[-1, 0], xy[-1, 1], marker="o", ms=4, color=path_colour, zorder=7)
+        ax.annotate(label, tuple(xy[0]), fontsize=6, color=path_colour, zorder=8)
 
     ax.set_xlim(-0.5, w + 0.5)
     ax.set_ylim(-0.5, d + 0.5)
