@@ -1,7 +1,8 @@
 """Shoppers' floor paths in storage: `save_paths` keeps each shopper's path sampled down to
 `PATH_HZ` in stretches of `STRETCH_S`, and `session_path` reads a session's path back (its
 shoppers between its enter and exit times) for the API's floor-plan view. Saving the same
-paths again stores nothing twice."""
+paths again stores nothing twice; saving them again as they grow (a live worker saves the paths
+so far every few seconds) extends each stretch it had stored."""
 
 from __future__ import annotations
 
@@ -29,8 +30,15 @@ class Paths(Protocol):
     def __len__(self) -> int: ...
 
 
-def _insert_ignore(conn: Connection):  # type: ignore[no-untyped-def]
-    return upsert_insert(conn, ShopperPathRow.__table__).on_conflict_do_nothing()
+def _insert_or_extend(conn: Connection):  # type: ignore[no-untyped-def]
+    """Insert a stretch; one stored already is replaced only by a longer one (same start)."""
+    table = ShopperPathRow.__table__
+    stmt = upsert_insert(conn, table)
+    return stmt.on_conflict_do_update(
+        index_elements=["store_id", "shopper_id", "t0"],
+        set_={"t1": stmt.excluded.t1, "points": stmt.excluded.points},
+        where=table.c.t1 < stmt.excluded.t1,
+    )
 
 
 def save_paths(db: Database, store_id: str, paths: Paths) -> int:
@@ -56,7 +64,7 @@ def save_paths(db: Database, store_id: str, paths: Paths) -> int:
             }
         )
     with db.write() as conn:
-        stmt = _insert_ignore(conn)
+        stmt = _insert_or_extend(conn)
         for i in range(0, len(rows), 500):
             conn.execute(stmt, rows[i : i + 500])
     return len(rows)

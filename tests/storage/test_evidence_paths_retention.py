@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from storelens.privacy import blur_heads, head_discs
 from storelens.serving.api import create_app
-from storelens.storage import save_records
+from storelens.storage import Database, save_records
 from storelens.storage.audit import audit_entries
 from storelens.storage.derived import count_rows
 from storelens.storage.evidence import store_evidence
@@ -121,6 +121,27 @@ def test_saving_the_same_paths_again_stores_nothing(db, store_run):
     from storelens.storage.tables import ShopperPathRow
 
     assert count_rows(db, ShopperPathRow.__table__) == first
+
+
+def test_paths_saved_as_they_grow_keep_every_point(db, store_run, tmp_path):
+    """A live worker saves the paths so far every few seconds: each save extends the stretches
+    stored before, so a session's path ends where the shopper was last, not at the first save."""
+    from storelens.attribution import FloorPaths
+    from storelens.storage.tables import ShopperPathRow
+
+    paths = store_run.paths
+    t = np.unique(paths.t)
+    for cut in (t[len(t) // 4], t[len(t) // 2], t[-1]):
+        keep = paths.t <= cut
+        save_paths(db, STORE, FloorPaths(paths.shopper_id[keep], paths.t[keep], paths.xy[keep]))
+    fresh = Database(f"sqlite:///{tmp_path / 'whole.db'}")
+    fresh.migrate()
+    once = save_paths(fresh, STORE, paths)
+    assert count_rows(db, ShopperPathRow.__table__) == once
+    session = next(s for s in store_run.sessions if s.exit_t is not None)
+    with db.read() as grown, fresh.read() as whole:
+        assert session_path(grown, session) == session_path(whole, session)
+    fresh.close()
 
 
 def test_retention_deletes_what_ended_before_the_cutoff_and_nothing_else(stored, store_run):
