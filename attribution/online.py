@@ -32,15 +32,17 @@ from storelens.records import Alert, Basket, PosTransaction, RfidRead, Session, 
 CONFIDENCE_STEP = 0.01
 
 
-def _material(lines) -> list[tuple]:  # type: ignore[no-untyped-def]
-    """What of basket or alert lines a revision is made for (confidence to `CONFIDENCE_STEP`)."""
-    out = []
-    for ln in lines:
-        fields = ln.model_dump()
-        if "confidence" in fields:
-            fields["confidence"] = round(fields["confidence"] / CONFIDENCE_STEP)
-        out.append(tuple(sorted((k, repr(v)) for k, v in fields.items())))
-    return out
+def _changed(old, new) -> bool:  # type: ignore[no-untyped-def]
+    """Whether basket or alert lines differ in what a person would see: any field but the
+    confidence, or a confidence that moved by at least `CONFIDENCE_STEP`."""
+    if len(old) != len(new):
+        return True
+    for a, b in zip(old, new, strict=True):
+        fa, fb = a.model_dump(), b.model_dump()
+        ca, cb = fa.pop("confidence", 0.0), fb.pop("confidence", 0.0)
+        if fa != fb or abs(ca - cb) >= CONFIDENCE_STEP:
+            return True
+    return False
 
 
 @dataclass
@@ -139,7 +141,7 @@ class Attributor:
             if old is None:
                 self.baskets[sid] = new
                 out.baskets.append(new)
-            elif _material(old.lines) != _material(new.lines):
+            elif _changed(old.lines, new.lines):
                 revised = old.revised(lines=new.lines, provenance=new.provenance)
                 self.baskets[sid] = revised
                 out.baskets.append(revised)

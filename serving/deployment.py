@@ -4,7 +4,8 @@
 replicas each build the FastAPI app (`create_app`) on their own connection to the database and
 run the service's housekeeping beside it — the webhook dispatcher (claims are exclusive, so any
 number of replicas may drain the outbox) and, when a retention period is set, retention. The
-replicas get their settings and the secret through Ray's `runtime_env`, never through a file.
+replicas get their settings through Ray's `runtime_env`; the secret only through the
+environment Ray's processes inherit (Ray logs runtime environments), never through a file.
 
 With a `detector` in the config the live path comes up beside it as two more applications:
 `storelens-detector` (the batched detector deployment every store worker sends frames to) and
@@ -109,7 +110,6 @@ def api_application(config: ServeConfig, secret: str):  # -> ray.serve.Applicati
     env = {
         **worker_env(),
         CONFIG_ENV: resolved(config).model_dump_json(),
-        API_SECRET_ENV: secret,
         "STORELENS_WEBHOOK_ALLOW_PRIVATE": "1" if config.webhooks.allow_private else "",
     }
     deployment = serve.deployment(serve.ingress(build_api)()).options(
@@ -127,9 +127,13 @@ DETECTOR_APP, MANAGER_APP = "storelens-detector", "storelens-manager"
 
 
 def live_env(config: ServeConfig, secret: str) -> dict[str, str]:
+    """What the manager and the store workers get through `runtime_env`. Never the secret:
+    Ray logs runtime environments; the secret reaches Ray's processes only through the
+    environment they inherit (`start_service` sets it before a local Ray starts; a cluster's
+    nodes have it in the environment of `ray start`)."""
     from storelens.settings import worker_env
 
-    return {**worker_env(), API_SECRET_ENV: secret}
+    return dict(worker_env())
 
 
 def detector_app(config: ServeConfig, user_config: dict | None = None):  # -> serve.Application
@@ -230,6 +234,12 @@ def start_service(config: ServeConfig, secret: str, *, quiet: bool = False) -> s
     from storelens.storage.keys import check_secret
 
     check_secret(secret)
+    if ray.is_initialized() and os.environ.get(API_SECRET_ENV) != secret:
+        raise RuntimeError(
+            f"Ray was started before {API_SECRET_ENV} was set: its processes would not have "
+            "the secret (set it before ray.init, or let start_service start Ray)"
+        )
+    os.environ[API_SECRET_ENV] = secret  # inherited by the local Ray's processes
     db = Database(config.database_url, schema=config.database_schema)
     db.migrate()
     db.close()

@@ -16,6 +16,7 @@ import threading
 from typing import Any
 
 from storelens.serving.config import ServeConfig
+from storelens.storage.cameras import redact_text
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class StoreManager:
             try:
                 self.reconcile()
             except Exception as err:  # the next round tries again
-                self.last_error = f"{type(err).__name__}: {err}"[:500]
+                self.last_error = redact_text(f"{type(err).__name__}: {err}")[:500]
                 log.exception("reconcile")
             self._stop.wait(self.config.reconcile_every_s)
 
@@ -53,6 +54,8 @@ class StoreManager:
         from storelens.storage.cameras import list_cameras
 
         with self._lock:
+            if self._stop.is_set():  # stop_all ran: start nothing again
+                return {"started": [], "synced": [], "stopped": []}
             wanted: dict[str, tuple[str, ...]] = {}
             with self.db.read() as conn:
                 for store_id in self.config.stores:
@@ -87,15 +90,20 @@ class StoreManager:
             try:
                 out[store_id] = await asyncio.wait_for(handle.status.remote(), timeout=10)
             except Exception as err:
-                out[store_id] = {"error": f"{type(err).__name__}: {err}"[:300]}
+                out[store_id] = {"error": redact_text(f"{type(err).__name__}: {err}")[:300]}
         return {"workers": out, "last_error": self.last_error}
 
-    async def stop_all(self) -> dict[str, Any]:
-        """Stop every worker with a flush (before `serve.shutdown()`, which would not)."""
+    def stop_all(self) -> dict[str, Any]:
+        """Stop every worker with a flush (before `serve.shutdown()`, which would not); the
+        workers stop in parallel."""
+        from concurrent.futures import ThreadPoolExecutor
+
         from storelens.serving.worker import stop_worker
 
         self._stop.set()
         with self._lock:
-            final = {s: stop_worker(h) for s, h in self.workers.items()}
+            handles = dict(self.workers)
             self.workers = {}
-        return final
+        with ThreadPoolExecutor(max_workers=max(1, len(handles))) as pool:
+            done = {s: pool.submit(stop_worker, h) for s, h in handles.items()}
+        return {s: f.result() for s, f in done.items()}

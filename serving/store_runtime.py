@@ -17,9 +17,11 @@ Attribution (`Attributor`) runs every second over everything held, with the POS 
 records the store posted through the API read back from storage.
 
 Durability: derived records are saved (idempotently: a replayed revision is a no-op) before
-the checkpoint moves past them, and the checkpoint (`<state_dir>/checkpoint.npz`, the tracker's
-state, the feed's position and the input cursor — no images, no embeddings) is written every
-`checkpoint_every_s`. A runtime started over an existing checkpoint resumes from it and rebuilds
+the checkpoint moves past them, and the checkpoint (`<state_dir>/checkpoint.npz`: the tracker's
+state, each camera's last frame time and the feed's position — no images, no embeddings) is
+written every `checkpoint_every_s`. POS and RFID records are read back from storage: the last
+`HISTORY_S` on a resume, then every round from a cursor with an overlap. A runtime started
+over an existing checkpoint resumes from it and rebuilds
 its attribution state from storage, so a worker killed at any moment loses nothing that was
 acknowledged and writes no event twice.
 """
@@ -58,6 +60,7 @@ from storelens.tracking.pipeline import StorePipeline
 log = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = "storelens-store-worker/1"
 HISTORY_S = 24 * 3600.0  # what a restarted worker reads back (the late-data horizon)
+INPUT_OVERLAP_S = 30.0  # inputs re-read behind the cursor each round
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,8 @@ class StoreRuntime:
         self.in_flight: dict[str, tuple[CapturedFrame, Letterboxed, Future]] = {}
         self.refused: dict[str, int] = {}
         self.replayed: set[str] = set()
+        self.fresh: set[str] = set()  # cameras that delivered a frame newer than the resume point
+        self.unreadable: dict[str, str] = {}  # camera -> why its URI cannot be read
         self._paths: Any = None
         self.model_version = ""
         self.input_cursor = -math.inf
@@ -194,7 +199,23 @@ class StoreRuntime:
             per_stream_s = self.settings.sample_fps * (
                 clock.scale if clock.kind == "stream" else 1.0
             )
-            reader = StreamReader(camera, uri, sample_fps=per_stream_s, clock=stamp)
+            try:
+                reader = StreamReader(camera, uri, sample_fps=per_stream_s, clock=stamp)
+            except ValueError as err:  # a URI the reader cannot open: said, the rest carry on
+                self.unreadable[camera] = redact_text(str(err))
+                report_health(
+                    self.db,
+                    store_id=self.store_id,
+                    camera_id=camera,
+                    state="stopped",
+                    fps=0.0,
+                    lag_s=-1.0,
+                    frames_dropped=0,
+                    worker=self.worker,
+                    detail=f"cannot read this stream: {self.unreadable[camera]}",
+                )
+                continue
+            self.unreadable.pop(camera, None)
             reader.start()
             self.readers[camera] = reader
             self.views[camera] = ViewCheck()
@@ -231,10 +252,17 @@ class StoreRuntime:
                 continue
             frame = reader.latest()
             last = self.last_t.get(camera, -math.inf)
-            if frame is not None and self.settings.end_t is not None and frame.timestamp < last - 1:
-                self.replayed.add(camera)  # a finite recording started over: it has ended
-            if frame is None or frame.timestamp <= last:
-                continue  # nothing new, or a stream that restarted behind its own clock
+            if frame is None:
+                continue
+            if frame.timestamp <= last:
+                # a finite recording that started over after this worker had read past its
+                # resume point has ended; before that (a restarted worker) it is skipped until
+                # it passes the checkpoint
+                if self.settings.end_t is not None and frame.timestamp < last - 1:
+                    if camera in self.fresh:
+                        self.replayed.add(camera)
+                continue
+            self.fresh.add(camera)
             boxed = letterbox(frame.image, self.imgsz)
             self.in_flight[camera] = (frame, boxed, self._pool.submit(self.detect, boxed))
             if time.monotonic() >= self._next["view"]:
@@ -328,7 +356,10 @@ class StoreRuntime:
 
     def _attribute(self) -> None:
         with self.db.read() as conn:
-            self._add_inputs(inputs_received(conn, self.store_id, self.input_cursor))
+            # re-read an overlap: a batch stamped before another may commit after it (the
+            # attributor ignores an id it holds)
+            since = self.input_cursor - INPUT_OVERLAP_S
+            self._add_inputs(inputs_received(conn, self.store_id, since))
         out = self.attributor.step()
         self.pending.extend(out.baskets)
         self.pending.extend(out.alerts)

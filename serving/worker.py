@@ -23,6 +23,7 @@ from typing import Any
 
 from storelens.serving.config import ServeConfig
 from storelens.settings import API_SECRET_ENV
+from storelens.storage.cameras import redact_text
 
 log = logging.getLogger(__name__)
 NAMESPACE = "storelens"
@@ -63,8 +64,10 @@ def local_detect(model: str, imgsz: int, conf: float, threads: int = 1):  # type
 
 
 class StoreWorkerLoop:
-    """The loop around a `StoreRuntime`: ticks in a thread until stopped or the recording ends.
-    The Ray actor below is this class under `ray.remote`; tests may run it in-process."""
+    """The loop around a `StoreRuntime`: ticks in a thread until stopped (after a finite
+    recording ends it goes on attributing what the store posts). Ray calls the actor's methods
+    on another thread: every touch of the runtime holds `_lock`. The Ray actor below is this
+    class under `ray.remote`; tests may run it in-process."""
 
     def __init__(self, store_id: str, config_json: str, detector_app: str | None) -> None:
         from storelens.serving.store_runtime import StoreRuntime
@@ -105,6 +108,7 @@ class StoreWorkerLoop:
         self.last_error = ""
         self._sync = threading.Event()
         self._stop = threading.Event()
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"store-{store_id}", daemon=True)
         self._thread.start()
 
@@ -112,14 +116,16 @@ class StoreWorkerLoop:
         runtime = self.runtime
         while not self._stop.is_set():
             try:
-                if self._sync.is_set():
-                    self._sync.clear()
-                    runtime.sync_cameras()
-                if not runtime.tick():
+                with self._lock:
+                    if self._sync.is_set():
+                        self._sync.clear()
+                        runtime.sync_cameras()
+                    stepped = runtime.tick()
+                if not stepped:
                     time.sleep(runtime.timings.interval_s)
             except Exception as err:  # a database hiccup must not end the store; it retries
                 self.errors += 1
-                self.last_error = f"{type(err).__name__}: {err}"[:500]
+                self.last_error = redact_text(f"{type(err).__name__}: {err}")[:500]
                 log.exception("store %s", runtime.store_id)
                 time.sleep(1.0)
 
@@ -128,8 +134,10 @@ class StoreWorkerLoop:
         self._sync.set()
 
     def status(self) -> dict[str, Any]:
+        with self._lock:
+            runtime = self.runtime.status()
         return {
-            **self.runtime.status(),
+            **runtime,
             "errors": self.errors,
             "last_error": self.last_error,
             "alive": self._thread.is_alive(),
@@ -142,7 +150,8 @@ class StoreWorkerLoop:
         """Stop the loop, close the streams and flush everything held (a clean stop)."""
         self._stop.set()
         self._thread.join(timeout=30)
-        self.runtime.close()
+        with self._lock:  # a loop still inside a tick finishes it first
+            self.runtime.close()
         return self.status()
 
 

@@ -64,3 +64,20 @@ def check_output_dir(path: Path, option: str = "--out") -> None:
             f"{option} {path}: is a file; give a folder (new or existing) to write into"
         )
     _check_parents(path, option)
+
+
+@contextmanager
+def service_errors(what: str) -> Iterator[None]:
+    """The live service, a stream or a server failing at run time (a timeout, a refused
+    connection, an HTTP error, a server that would not start): one `error:` line naming `what`,
+    exit code 1, no traceback. Bad input stays `user_errors`' (exit code 2)."""
+    import httpx
+
+    try:
+        yield
+    except (TimeoutError, RuntimeError, ConnectionError, httpx.HTTPError) as err:
+        from storelens.storage.cameras import redact_text
+
+        text = redact_text(f"{type(err).__name__}: {err}")
+        err_console.print(f"[bold red]error:[/] {what}: {text}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1) from None

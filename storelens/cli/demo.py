@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from storelens.cli._errors import user_errors
+from storelens.cli._errors import service_errors, user_errors
 
 console = Console()
 DEMO_SCENARIO = "easy"
@@ -183,7 +183,7 @@ def _live(
         except KeyboardInterrupt:
             pass
 
-    with user_errors():
+    with user_errors(), service_errors("the live demo"):
         result = run_live_demo(
             sim_dir,
             out_dir,

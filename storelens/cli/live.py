@@ -90,20 +90,35 @@ class _Poster(threading.Thread):
         self.stop = threading.Event()
 
     def post_until(self, t: float) -> None:
-        due = [x for x in self.queue if x[1] <= t]
-        self.queue = [x for x in self.queue if x[1] > t]
+        """Post what is due; a record leaves the queue only once the API stored it (a retry
+        of a batch stored before stores nothing twice)."""
+        import httpx
+
         for kind in ("pos", "rfid"):
-            batch = [r.model_dump(mode="json") for k, _, r in due if k == kind]
-            if not batch:
+            due = [x for x in self.queue if x[0] == kind and x[1] <= t]
+            if not due:
                 continue
-            answer = self.client.post(f"{self.base}/{kind}", json=batch)
+            try:
+                answer = self.client.post(
+                    f"{self.base}/{kind}", json=[r.model_dump(mode="json") for _, _, r in due]
+                )
+            except httpx.HTTPError as err:  # tried again on the next round
+                self.errors.append(f"{kind}: {type(err).__name__}: {err}")
+                continue
             if answer.status_code != 200:
                 self.errors.append(f"{kind}: HTTP {answer.status_code} {answer.text[:300]}")
-            self.posted[kind] += len(batch)
+                continue
+            sent = {id(x) for x in due}
+            self.queue = [x for x in self.queue if id(x) not in sent]
+            self.posted[kind] += len(due)
 
     def run(self) -> None:
         while not self.stop.is_set() and self.queue:
-            t = self.clock()
+            try:
+                t = self.clock()
+            except Exception as err:  # the manager busy or restarting: ask again
+                self.errors.append(f"clock: {type(err).__name__}: {err}")
+                t = None
             if t is not None:
                 self.post_until(t)
             self.stop.wait(0.5)
@@ -154,14 +169,7 @@ def run_live_demo(
     problem = None if not force_files else "files asked for"
     if problem is None:
         problem = rtsp_server_problem()
-    server = None
-    if problem is None:
-        server = RtspServer({c: recording.video(c) for c in cameras}, rate=rate).start()
-        uris = {c: server.url(c) for c in cameras}
-        scale = rate
-    else:
-        uris = {c: recording.video(c).resolve().as_uri() for c in cameras}
-        scale = 1.0
+    scale = rate if problem is None else 1.0  # a file is paced by its own timestamps
     db_path = out / "live.db"
     for stale in (db_path, out / "state", out / "truth"):
         _remove(stale)
@@ -192,8 +200,16 @@ def run_live_demo(
         }
     )
     secret = secrets.token_hex(32)
-    base = start_service(config, secret, quiet=quiet)
+    server = None
+    started = False
     try:
+        if problem is None:
+            server = RtspServer({c: recording.video(c) for c in cameras}, rate=rate).start()
+            uris = {c: server.url(c) for c in cameras}
+        else:
+            uris = {c: recording.video(c).resolve().as_uri() for c in cameras}
+        started = True  # from here on Ray may be up, even if start_service fails half-way
+        base = start_service(config, secret, quiet=quiet)
         db = Database(config.database_url)
         _, key = create_key(db, secret=secret, store_id=None, label="demo")
         db.close()
@@ -267,15 +283,21 @@ def run_live_demo(
                 default=str,
             )
         )
-        if poster.errors:
-            raise RuntimeError(f"posting the store's records failed: {poster.errors[:3]}")
+        if poster.queue:
+            raise RuntimeError(
+                f"{len(poster.queue)} of the store's records could not be posted: "
+                f"{poster.errors[-3:]}"
+            )
         if keep_serving is not None:
             keep_serving(base, key)
         return result
     finally:
-        stop_service()
-        if server is not None:
-            server.stop()
+        try:
+            if started:
+                stop_service()
+        finally:
+            if server is not None:
+                server.stop()
 
 
 def _remove(path: Path) -> None:

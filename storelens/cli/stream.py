@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from storelens.cli._errors import user_errors
+from storelens.cli._errors import check_output_dir, service_errors, user_errors
 
 console = Console()
 
@@ -58,38 +58,48 @@ def stream(
             if not fps or n <= 0:
                 raise ValueError(f"{v}: not a video OpenCV can read (fps {fps}, frames {n})")
             info[name] = (fps, n)
+        check_output_dir(out)
         detector = OnnxDetector(model, imgsz=imgsz, threads=1)
-    problem = "--files" if files else rtsp_server_problem()
-    server = None
-    if problem is None:
-        server = RtspServer(names, rate=rate).start()
-        uris = {name: server.url(name) for name in names}
-        console.print(f"serving {len(names)} RTSP streams at rtsp://127.0.0.1:{server.port}/")
-    else:
-        uris = {name: str(v) for name, v in names.items()}
-        rate = 1.0  # a file is paced by its own timestamps
-        console.print(f"reading the files through the same ingest ({problem})")
-    readers = {
-        name: StreamReader(
-            name, uri, sample_fps=sample_fps * rate, clock=StreamClock(0.0, rate)
-        ).start()
-        for name, uri in uris.items()
-    }
-    # a replayed stream starts over when it ends: a camera is done at its last sampled frame
-    end_t = {name: (n - 1) / fps - 1.0 / sample_fps for name, (fps, n) in info.items()}
-    loop = StreamLoop(readers, detector, imgsz=imgsz, end_t=end_t)
-    started = time.monotonic()
-    limit = max(end_t.values()) / rate * 1.5 + 30
-    try:
-        with console.status("streaming…"):
-            loop.run(until=lambda: loop.done or time.monotonic() - started > limit)
-        health = {name: r.health() for name, r in readers.items()}
-    finally:
-        for r in readers.values():
-            r.stop()
-        if server is not None:
-            server.stop()
-    out.mkdir(parents=True, exist_ok=True)
+    with user_errors(), service_errors("streaming"):
+        problem = "--files" if files else rtsp_server_problem()
+        server = None
+        if problem is None:
+            server = RtspServer(names, rate=rate).start()
+            uris = {name: server.url(name) for name in names}
+            console.print(f"serving {len(names)} RTSP streams at rtsp://127.0.0.1:{server.port}/")
+        else:
+            uris = {name: str(v) for name, v in names.items()}
+            rate = 1.0  # a file is paced by its own timestamps
+            console.print(f"reading the files through the same ingest ({problem})")
+        readers = {
+            name: StreamReader(
+                name, uri, sample_fps=sample_fps * rate, clock=StreamClock(0.0, rate)
+            ).start()
+            for name, uri in uris.items()
+        }
+        # a replayed stream starts over when it ends: a camera is done at its last sampled frame
+        end_t = {name: (n - 1) / fps - 1.0 / sample_fps for name, (fps, n) in info.items()}
+        loop = StreamLoop(readers, detector, imgsz=imgsz, end_t=end_t)
+        started = time.monotonic()
+        limit = max(end_t.values()) / rate * 1.5 + 30
+        try:
+            with console.status("streaming…"):
+                loop.run(until=lambda: loop.done or time.monotonic() - started > limit)
+            health = {name: r.health() for name, r in readers.items()}
+            completed = loop.done
+        finally:
+            for r in readers.values():
+                r.stop()
+            if server is not None:
+                server.stop()
+
+    if not completed:
+        console.print(
+            f"[yellow]warning:[/] stopped after {limit:.0f} s before every stream ended; "
+            "the tracks so far are saved"
+        )
+    with user_errors():
+        out.mkdir(parents=True, exist_ok=True)
     table = Table(title="recorded footage through the live path")
     for col in (
         "video",

@@ -57,6 +57,8 @@ def test_live_service_over_rtsp(live_sim, tmp_path):
         seen["health"] = {
             c["camera_id"]: client.get(f"{api}/{c['camera_id']}").json() for c in listed.json()
         }
+        detector = serve.get_deployment_handle("detector", app_name=DETECTOR_APP)
+        seen["detector"] = detector.stats.remote().result(timeout_s=30)
 
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     result = run_live_demo(
@@ -79,6 +81,10 @@ def test_live_service_over_rtsp(live_sim, tmp_path):
     assert m.sessions >= 2 and m.receipt_accuracy.value == 1.0, m.as_dict()
     assert "swapped" in seen, "the model swap never ran"
     assert status["steps"] > seen["swapped"] + 30, "the streams stalled after the swap"
+    # the replica now runs the swapped-in model, with its conf, and answered frames with it
+    stats = seen["detector"]
+    assert stats["model"].endswith("detector-copy.pt") and stats["conf"] == 0.1, stats
+    assert sum(stats["frames_by_version"].values()) > 0, stats
     cameras = seen["health"]  # what the API says of each camera, from the worker's reports
     assert set(cameras) == set(status["cameras"])
     for camera in cameras.values():

@@ -162,6 +162,8 @@ def ray_local():
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # the workers inherit the secret from Ray's environment (never from runtime_env)
+    os.environ["STORELENS_API_SECRET"] = SECRET
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
     try:
         yield ray
@@ -217,7 +219,7 @@ def test_worker_killed_resumes_from_its_checkpoint(live_sim, tmp_path, ray_local
             time.sleep(0.5)
             continue
         assert status["pid"] != first_pid or not status["resumed"]
-        if status["resumed"]:
+        if status["resumed"] and resumed is None:
             resumed = status
         pos = _post_due(db, store_id, pos, status["clock_t"])
         if status["finished"]:
@@ -225,6 +227,8 @@ def test_worker_killed_resumes_from_its_checkpoint(live_sim, tmp_path, ray_local
         time.sleep(0.5)
     assert resumed is not None, "the worker did not come back from its checkpoint"
     assert status["finished"], status
+    # it tracked on after the restart (the replay skipped to its checkpoint, not to the end)
+    assert status["steps"] > resumed["steps"] + 20, (resumed["steps"], status["steps"])
     _post_due(db, store_id, pos, math.inf)
     time.sleep(3.0)  # one attribution round after the last input
     assert store_id in running_workers()
