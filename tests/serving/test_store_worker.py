@@ -120,6 +120,8 @@ def test_runtime_streams_a_store_into_storage(live_sim, tmp_path):
         update={"clock": settings.clock.model_copy(update={"scale": 1.0})}
     )
     _register_files(db, store_id, live_sim)
+    # a camera the API accepts but no reader can open: said in its health, the others go on
+    register_camera(db, SECRET, store_id=store_id, camera_id="ghost", stream_uri="sim://demo/g")
     pos = [p.model_copy(update={"t": p.t + offset}) for p in read_truth(live_sim)["pos.jsonl"]]
     runtime = StoreRuntime(
         store_id,
@@ -152,6 +154,9 @@ def test_runtime_streams_a_store_into_storage(live_sim, tmp_path):
             health = camera_health(conn, store_id, camera)
             assert health is not None and health.fps > 0, health
             assert "view ok" in health.detail, health.detail
+        ghost = camera_health(conn, store_id, "ghost")
+        assert ghost is not None and ghost.state == "stopped", ghost
+        assert "cannot read this stream" in ghost.detail and "sim://" in ghost.detail, ghost
     tracks = sorted((tmp_path / "state" / "tracks").glob("*.csv"))
     assert len(tracks) == 2 and all(p.stat().st_size > 0 for p in tracks)
 
