@@ -32,7 +32,7 @@ class StoreManager:
         self.env = env
         self.db = Database(self.config.database_url, schema=self.config.database_schema)
         self.workers: dict[str, Any] = {}
-        self.cameras: dict[str, tuple[str, ...]] = {}
+        self.cameras: dict[str, tuple[str, ...]] = {}  # store -> camera@registered_t
         self.last_error = ""
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -59,7 +59,10 @@ class StoreManager:
             wanted: dict[str, tuple[str, ...]] = {}
             with self.db.read() as conn:
                 for store_id in self.config.stores:
-                    cams = tuple(c.camera_id for c in list_cameras(conn, store_id))
+                    # a re-registered camera (a new URI) has a new created_t: the worker syncs
+                    cams = tuple(
+                        f"{c.camera_id}@{c.created_t!r}" for c in list_cameras(conn, store_id)
+                    )
                     if cams:
                         wanted[store_id] = cams
             if not self.workers:

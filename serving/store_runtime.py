@@ -124,6 +124,7 @@ class StoreRuntime:
         self.replayed: set[str] = set()
         self.fresh: set[str] = set()  # cameras that delivered a frame newer than the resume point
         self.unreadable: dict[str, str] = {}  # camera -> why its URI cannot be read
+        self.reader_uri: dict[str, str] = {}  # camera -> the URI its reader opened
         self._paths: Any = None
         self.model_version = ""
         self.input_cursor = -math.inf
@@ -178,12 +179,14 @@ class StoreRuntime:
                 self.attributor.set_paths(paths)
 
     def sync_cameras(self) -> None:
-        """Open readers for cameras registered since, close those removed."""
+        """Open readers for cameras registered since, close those removed, reopen those
+        re-registered with another URI (rotated credentials, a new host)."""
         with self.db.read() as conn:
             cameras = {c.camera_id: c for c in list_cameras(conn, self.store_id)}
             uris = {c: stream_uri(conn, self.secret, self.store_id, c) for c in cameras}
-        for camera in sorted(set(self.readers) - set(cameras)):
-            self.readers.pop(camera).stop()
+        changed = {c for c in set(self.readers) & set(cameras) if self.reader_uri[c] != uris[c]}
+        for camera in sorted((set(self.readers) - set(cameras)) | changed):
+            self.readers.pop(camera).stop()  # removed, or re-registered with another URI
         clock = self.settings.clock
         for camera in sorted(set(cameras) - set(self.readers)):
             uri = uris[camera]
@@ -218,6 +221,7 @@ class StoreRuntime:
             self.unreadable.pop(camera, None)
             reader.start()
             self.readers[camera] = reader
+            self.reader_uri[camera] = uri
             self.views[camera] = ViewCheck()
 
     # -------------------------------------------------------------------- tick

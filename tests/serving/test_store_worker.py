@@ -240,3 +240,38 @@ def test_worker_killed_resumes_from_its_checkpoint(live_sim, tmp_path, ray_local
     stop_worker(worker)
     assert store_id not in running_workers()
     _check_store(db, store_id, live_sim)
+
+
+def test_a_camera_re_registered_with_another_uri_is_reopened(live_sim, tmp_path):
+    """Rotated credentials or a new host: `sync_cameras` closes the old stream and opens the
+    new one; a removed camera's reader is closed."""
+    from storelens.serving.store_runtime import StoreRuntime
+    from storelens.serving.worker import local_detect
+    from storelens.storage.cameras import remove_camera
+
+    db = Database(f"sqlite:///{tmp_path / 'live.db'}")
+    db.migrate()
+    store_id, settings = _store_settings(live_sim, 0.0, tmp_path / "truth")
+    _register_files(db, store_id, live_sim)
+    runtime = StoreRuntime(
+        store_id,
+        settings,
+        db=db,
+        secret=SECRET,
+        detect=local_detect("shipped", 320, 0.05),
+        state_dir=tmp_path / "state",
+    )
+    try:
+        first, second = StoreRecording(live_sim).camera_ids
+        old = runtime.readers[first]
+        moved = tmp_path / "moved.mp4"
+        moved.write_bytes(StoreRecording(live_sim).video(first).read_bytes())
+        register_camera(db, SECRET, store_id=store_id, camera_id=first, stream_uri=moved.as_uri())
+        remove_camera(db, store_id, second)
+        kept = runtime.readers[second]
+        runtime.sync_cameras()
+        assert runtime.readers[first] is not old and runtime.reader_uri[first] == moved.as_uri()
+        assert old.health().state == "stopped"
+        assert second not in runtime.readers and kept.health().state == "stopped"
+    finally:
+        runtime.close()
