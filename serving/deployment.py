@@ -141,20 +141,9 @@ def detector_app(config: ServeConfig, user_config: dict | None = None):  # -> se
     to swap the model of the running replicas in place."""
     from storelens.serving.detector_service import detector_application
 
-    d = config.detector
-    assert d is not None
-    return detector_application(
-        model=d.model,
-        imgsz=d.imgsz,
-        conf=d.conf,
-        max_batch_size=d.max_batch_size,
-        batch_wait_timeout_s=d.batch_wait_timeout_s,
-        replicas=d.replicas,
-        replica_cpus=d.replica_cpus,
-        threads=d.threads,
-        max_queued_requests=d.max_queued_requests,
-        user_config=user_config,
-    )
+    assert config.detector is not None
+    # the settings' fields are the application's arguments, one for one
+    return detector_application(**config.detector.model_dump(), user_config=user_config)
 
 
 def manager_app(config: ServeConfig, secret: str):  # -> ray.serve.Application

@@ -42,10 +42,14 @@ from typing import Any
 import numpy as np
 
 from storelens.attribution.online import Attributor
-from storelens.detections import Detections
-from storelens.frames import FrameBatch
 from storelens.layout import StoreLayout
 from storelens.serving.config import StoreSettings
+from storelens.serving.frame_steps import (
+    TRACK_ROW_FORMAT,
+    DetectedBoxes,
+    step_inputs,
+    track_rows,
+)
 from storelens.serving.ingest import ArrivalClock, CapturedFrame, StreamClock, StreamReader
 from storelens.serving.letterbox import Letterboxed, letterbox
 from storelens.serving.truth_feed import TruthFeed, read_tags
@@ -63,17 +67,7 @@ HISTORY_S = 24 * 3600.0  # what a restarted worker reads back (the late-data hor
 INPUT_OVERLAP_S = 30.0  # inputs re-read behind the cursor each round
 
 
-@dataclass(frozen=True)
-class DetectedBoxes:
-    """A detector's answer for one frame, in the frame's own pixels."""
-
-    xyxy: np.ndarray  # (N, 4) float
-    confidence: np.ndarray  # (N,)
-    class_id: np.ndarray  # (N,) storelens class ids
-    model_version: str = ""
-
-
-DetectFn = Callable[[Letterboxed], Any]  # -> DetectedBoxes or a mapping with the same keys
+DetectFn = Callable[[Letterboxed], Any]  # -> DetectedBoxes, or the Serve detector's DetectorAnswer
 
 
 @dataclass
@@ -119,7 +113,7 @@ class StoreRuntime:
         self.views: dict[str, ViewCheck] = {}
         self.view_state: dict[str, str] = {}
         self.last_t: dict[str, float] = {}
-        self.in_flight: dict[str, tuple[CapturedFrame, Letterboxed, Future]] = {}
+        self.in_flight: dict[str, tuple[CapturedFrame, Future]] = {}
         self.refused: dict[str, int] = {}
         self.replayed: set[str] = set()
         self.fresh: set[str] = set()  # cameras that delivered a frame newer than the resume point
@@ -235,7 +229,7 @@ class StoreRuntime:
             stepped = self._step_finished()
         now = time.monotonic()
         if self.feed is not None and not self.finished:
-            self._advance_feed()
+            self._advance_feed(self.clock_t)
         if now >= self._next["attribute"]:
             self._next["attribute"] = now + self.timings.attribute_every_s
             self._attribute()
@@ -268,7 +262,7 @@ class StoreRuntime:
                 continue
             self.fresh.add(camera)
             boxed = letterbox(frame.image, self.imgsz)
-            self.in_flight[camera] = (frame, boxed, self._pool.submit(self.detect, boxed))
+            self.in_flight[camera] = (frame, self._pool.submit(self.detect, boxed))
             if time.monotonic() >= self._next["view"]:
                 self.view_state[camera] = self.views[camera].check(frame.image).state
 
@@ -276,10 +270,10 @@ class StoreRuntime:
             self._next["view"] = time.monotonic() + self.timings.view_check_every_s
 
     def _step_finished(self) -> bool:
-        done = sorted(c for c, (_, _, fut) in self.in_flight.items() if fut.done())
+        done = sorted(c for c, (_, fut) in self.in_flight.items() if fut.done())
         frames, boxes = [], []
         for camera in done:
-            frame, _, fut = self.in_flight.pop(camera)
+            frame, fut = self.in_flight.pop(camera)
             try:
                 answer = fut.result()
             except Exception as err:  # backpressure or a detector restart: the frame is dropped
@@ -291,40 +285,14 @@ class StoreRuntime:
         if not frames:
             return False
         self.model_version = boxes[-1].model_version or self.model_version
-        batch = FrameBatch.of(
-            [f.camera_id for f in frames],
-            [f.timestamp for f in frames],
-            [f.frame_index for f in frames],
-        )
-        counts = np.array([len(b.xyxy) for b in boxes])
-        detections = Detections(
-            xyxy=np.concatenate([b.xyxy for b in boxes]).reshape(-1, 4).astype(np.float64),
-            confidence=np.concatenate([b.confidence for b in boxes]).astype(np.float64),
-            class_id=np.concatenate([b.class_id for b in boxes]).astype(np.int64),
-            camera_id=np.repeat(batch.camera_id, counts),
-            timestamp=np.repeat(batch.timestamp, counts),
-        )
-        out = self.pipeline.step(batch, detections)
+        out = self.pipeline.step(*step_inputs(frames, boxes))
         tracked = time.time()
         for f in frames:
             self.last_t[f.camera_id] = f.timestamp
             self.frame_latency_s.append(tracked - f.arrival_t)
-        self._keep_tracks(out.tracks)
+        for camera, rows in track_rows(out.tracks).items():
+            self.track_rows.setdefault(camera, []).append(rows)
         return True
-
-    def _keep_tracks(self, tracks: Detections) -> None:
-        if not len(tracks):
-            return
-        rows = np.column_stack(
-            [
-                tracks.timestamp,
-                tracks.tracker_id,
-                tracks.xyxy,
-                tracks.confidence,
-            ]
-        )
-        for camera in np.unique(tracks.camera_id).tolist():
-            self.track_rows.setdefault(camera, []).append(rows[tracks.camera_id == camera])
 
     @property
     def clock_t(self) -> float:
@@ -338,9 +306,10 @@ class StoreRuntime:
             return min(streaming)
         return max(self.last_t.values(), default=-math.inf)
 
-    def _advance_feed(self) -> None:
+    def _advance_feed(self, clock_t: float) -> None:
+        """Take in what the truth feed releases up to `clock_t` (to save on the next round)."""
         assert self.feed is not None
-        released = self.feed.advance(self.clock_t)
+        released = self.feed.advance(clock_t)
         if released.sessions or released.events:
             self.attributor.add_sessions(released.sessions)
             self.attributor.add_events(released.events)
@@ -404,7 +373,7 @@ class StoreRuntime:
         for camera, chunks in self.track_rows.items():
             folder.mkdir(parents=True, exist_ok=True)
             with (folder / f"{camera}.csv").open("a") as f:
-                np.savetxt(f, np.concatenate(chunks), fmt="%.3f,%d,%.1f,%.1f,%.1f,%.1f,%.3f")
+                np.savetxt(f, np.concatenate(chunks), fmt=TRACK_ROW_FORMAT)
         self.track_rows = {}
 
     def _report_health(self) -> None:
@@ -448,14 +417,7 @@ class StoreRuntime:
     def _finish(self) -> None:
         """The recording is over: release what the feed still holds, attribute, save."""
         if self.feed is not None:
-            released = self.feed.advance(max(self.feed.end_t, self.clock_t) + 1.0)
-            self.attributor.add_sessions(released.sessions)
-            self.attributor.add_events(released.events)
-            self.pending.extend(released.events)
-            self.pending.extend(released.sessions)
-            if released.paths is not None:
-                self.attributor.set_paths(released.paths)
-                self._paths = released.paths
+            self._advance_feed(max(self.feed.end_t, self.clock_t) + 1.0)
         for reader in self.readers.values():
             reader.stop()  # a replayed recording would otherwise start over
         self._attribute()
@@ -491,7 +453,7 @@ class StoreRuntime:
         for reader in self.readers.values():
             reader.stop()
         for camera in list(self.in_flight):
-            self.in_flight.pop(camera)[2].cancel()
+            self.in_flight.pop(camera)[1].cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.flush()
 
@@ -508,12 +470,12 @@ def _percentiles(seconds: deque[float]) -> dict[str, float | None]:
 
 
 def _as_boxes(answer: Any) -> DetectedBoxes:
+    """The Serve detector's `DetectorAnswer` (or a local `DetectedBoxes`) as `DetectedBoxes`."""
     if isinstance(answer, DetectedBoxes):
         return answer
-    get = answer.get if isinstance(answer, dict) else lambda k, d=None: getattr(answer, k, d)
     return DetectedBoxes(
-        np.asarray(get("xyxy"), np.float64).reshape(-1, 4),
-        np.asarray(get("confidence"), np.float64).reshape(-1),
-        np.asarray(get("class_id"), np.int64).reshape(-1),
-        str(get("model_version", "") or ""),
+        np.asarray(answer.xyxy, np.float64).reshape(-1, 4),
+        np.asarray(answer.confidence, np.float64).reshape(-1),
+        np.asarray(answer.class_id, np.int64).reshape(-1),
+        str(answer.model_version or ""),
     )

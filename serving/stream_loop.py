@@ -20,8 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from storelens.detections import Detections
-from storelens.frames import FrameBatch
+from storelens.serving.frame_steps import DetectedBoxes, step_inputs, track_rows
 from storelens.serving.ingest import StreamReader
 from storelens.serving.letterbox import letterbox
 from storelens.tracking.pipeline import StorePipeline
@@ -80,37 +79,19 @@ class StreamLoop:
             return 0
         boxed = [letterbox(f.image, self.imgsz) for f in frames]
         answers = self.detector.detect_letterboxed(np.stack([b.tensor for b in boxed]))
-        xyxy = [b.unletterbox(a[0]) for b, a in zip(boxed, answers, strict=True)]
-        counts = np.array([len(x) for x in xyxy])
-        confident = [int((a[1] >= self.count_conf).sum()) for a in answers]
-        batch = FrameBatch.of(
-            [f.camera_id for f in frames],
-            [f.timestamp for f in frames],
-            [f.frame_index for f in frames],
-        )
-        out = self.pipeline.step(
-            batch,
-            Detections(
-                xyxy=np.concatenate(xyxy).reshape(-1, 4).astype(np.float64),
-                confidence=np.concatenate([a[1] for a in answers]).astype(np.float64),
-                class_id=np.concatenate([a[2] for a in answers]).astype(np.int64),
-                camera_id=np.repeat(batch.camera_id, counts),
-                timestamp=np.repeat(batch.timestamp, counts),
-            ),
-        )
+        boxes = [
+            DetectedBoxes(b.unletterbox(xyxy), conf, cls)
+            for b, (xyxy, conf, cls) in zip(boxed, answers, strict=True)
+        ]
+        out = self.pipeline.step(*step_inputs(frames, boxes))
         now = time.time()
-        for f, n in zip(frames, confident, strict=True):
+        for f, b in zip(frames, boxes, strict=True):
             self.latency_s.append(now - f.arrival_t)
             self.last_t[f.camera_id] = f.timestamp
             self.processed[f.camera_id] += 1
-            self.detected[f.camera_id] += n
-        tracks = out.tracks
-        if len(tracks):
-            rows = np.column_stack(
-                [tracks.timestamp, tracks.tracker_id, tracks.xyxy, tracks.confidence]
-            )
-            for camera in np.unique(tracks.camera_id).tolist():
-                self._tracks[camera].append(rows[tracks.camera_id == camera])
+            self.detected[f.camera_id] += int((b.confidence >= self.count_conf).sum())
+        for camera, rows in track_rows(out.tracks).items():
+            self._tracks[camera].append(rows)
         return len(frames)
 
     def run(self, until: Callable[[], bool], idle_s: float = 0.002) -> None:

@@ -50,7 +50,7 @@ def serve_detect(app_name: str, deployment: str = "detector"):  # type: ignore[n
 def local_detect(model: str, imgsz: int, conf: float, threads: int = 1):  # type: ignore[no-untyped-def]
     """The same detector in this process (no batching across stores)."""
     from storelens.inference.onnx_detector import OnnxDetector
-    from storelens.serving.store_runtime import DetectedBoxes
+    from storelens.serving.frame_steps import DetectedBoxes
 
     detector = OnnxDetector(model, imgsz=imgsz, conf=conf, threads=threads)
     lock = threading.Lock()

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -53,12 +52,6 @@ def truth_bundle(sim_dir: str | Path, out_dir: str | Path) -> Path:
         paths,
         tags,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -152,7 +145,7 @@ def run_live_demo(
         StoreSettings,
     )
     from storelens.serving.deployment import manager_handle, start_service, stop_service
-    from storelens.serving.rtsp_server import RtspServer, rtsp_server_problem
+    from storelens.serving.rtsp_server import RtspServer, free_port, rtsp_server_problem
     from storelens.storage import Database
     from storelens.storage.keys import create_key
 

@@ -38,6 +38,7 @@ def stream(
 
     from storelens.evaluation.annotate_video import annotate_video
     from storelens.inference.onnx_detector import OnnxDetector
+    from storelens.serving.frame_steps import TRACK_ROW_FORMAT
     from storelens.serving.ingest import StreamClock, StreamReader
     from storelens.serving.rtsp_server import RtspServer, rtsp_server_problem
     from storelens.serving.stream_loop import StreamLoop
@@ -113,7 +114,7 @@ def stream(
         table.add_column(col)
     for name, rows in loop.tracks.items():
         csv = out / f"{name}.csv"
-        np.savetxt(csv, rows, fmt="%.3f,%d,%.1f,%.1f,%.1f,%.1f,%.3f")
+        np.savetxt(csv, rows, fmt=TRACK_ROW_FORMAT)
         fps, n = info[name]
         video = annotate_video(names[name], np.arange(n) / fps, csv, out / f"{name}.mp4")
         h = health[name]

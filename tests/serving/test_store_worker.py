@@ -64,6 +64,21 @@ def _register_files(db: Database, store_id: str, sim: Path) -> None:
         )
 
 
+def _runtime(db: Database, store_id: str, settings: StoreSettings, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """An in-process store runtime over `db`, with the shipped detector in this process."""
+    from storelens.serving.store_runtime import StoreRuntime
+    from storelens.serving.worker import local_detect
+
+    return StoreRuntime(
+        store_id,
+        settings,
+        db=db,
+        secret=SECRET,
+        detect=local_detect("shipped", 320, 0.05),
+        state_dir=tmp_path / "state",
+    )
+
+
 def _expected(sim: Path) -> dict[str, list[tuple[str, int, str]]]:
     return {
         s.session_id: sorted((ln.sku, ln.qty, ln.status.value) for ln in s.expected_lines)
@@ -109,9 +124,6 @@ def _check_store(db: Database, store_id: str, sim: Path) -> None:
 def test_runtime_streams_a_store_into_storage(live_sim, tmp_path):
     """In-process: two camera files through the real ingest, detector and tracker; POS posted
     as the clock passes them; baskets right, health reported, tracks written."""
-    from storelens.serving.store_runtime import StoreRuntime
-    from storelens.serving.worker import local_detect
-
     db = Database(f"sqlite:///{tmp_path / 'live.db'}")
     db.migrate()
     offset = float(np.floor(time.time() - 1795600800))
@@ -123,14 +135,7 @@ def test_runtime_streams_a_store_into_storage(live_sim, tmp_path):
     # a camera the API accepts but no reader can open: said in its health, the others go on
     register_camera(db, SECRET, store_id=store_id, camera_id="ghost", stream_uri="sim://demo/g")
     pos = [p.model_copy(update={"t": p.t + offset}) for p in read_truth(live_sim)["pos.jsonl"]]
-    runtime = StoreRuntime(
-        store_id,
-        settings,
-        db=db,
-        secret=SECRET,
-        detect=local_detect("shipped", 320, 0.05),
-        state_dir=tmp_path / "state",
-    )
+    runtime = _runtime(db, store_id, settings, tmp_path)
     try:
         deadline = time.monotonic() + 150
         while not runtime.finished and time.monotonic() < deadline:
@@ -245,22 +250,13 @@ def test_worker_killed_resumes_from_its_checkpoint(live_sim, tmp_path, ray_local
 def test_a_camera_re_registered_with_another_uri_is_reopened(live_sim, tmp_path):
     """Rotated credentials or a new host: `sync_cameras` closes the old stream and opens the
     new one; a removed camera's reader is closed."""
-    from storelens.serving.store_runtime import StoreRuntime
-    from storelens.serving.worker import local_detect
     from storelens.storage.cameras import remove_camera
 
     db = Database(f"sqlite:///{tmp_path / 'live.db'}")
     db.migrate()
     store_id, settings = _store_settings(live_sim, 0.0, tmp_path / "truth")
     _register_files(db, store_id, live_sim)
-    runtime = StoreRuntime(
-        store_id,
-        settings,
-        db=db,
-        secret=SECRET,
-        detect=local_detect("shipped", 320, 0.05),
-        state_dir=tmp_path / "state",
-    )
+    runtime = _runtime(db, store_id, settings, tmp_path)
     try:
         first, second = StoreRecording(live_sim).camera_ids
         old = runtime.readers[first]
