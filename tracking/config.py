@@ -155,6 +155,15 @@ class TrackerConfig(BaseModel):
             "posterior (smoother with a jittery one)"
         ),
     )
+    backend: Literal["numpy", "cuda", "cuda-shim", "auto"] = Field(
+        "numpy",
+        description=(
+            "where the array maths runs (tracking/backend.py): numpy on the CPU; cuda on a GPU "
+            "(pycuda or cupy, fails without one); auto = cuda when a GPU is found, else numpy; "
+            "cuda-shim runs the CUDA kernels on the CPU (for checking, slow). Same tracks on "
+            "every backend; not part of a checkpoint, which resumes on any backend"
+        ),
+    )
     default_frame_interval_s: Annotated[float, Field(gt=0)] = Field(
         0.1,
         description=(

@@ -169,7 +169,8 @@ _STATE_COLUMNS: dict[str, tuple[np.dtype, tuple[int, ...]]] = {
 
 
 def _config_dump(config: TrackerConfig) -> dict[str, Any]:
-    return config.model_dump(mode="json")
+    # the backend changes where the maths runs, not the tracks: a checkpoint resumes on any
+    return config.model_dump(mode="json", exclude={"backend"})
 
 
 class StoreTracker:
@@ -180,11 +181,11 @@ class StoreTracker:
         config: TrackerConfig | None = None,
         *,
         id_counter: Callable[[int], np.ndarray] | None = None,
-        backend: str | ArrayBackend = "numpy",
+        backend: str | ArrayBackend | None = None,
     ) -> None:
         self.config = config or TrackerConfig()
         c = self.config
-        self.backend = get_backend(backend)
+        self.backend = get_backend(c.backend if backend is None else backend)
         self.kalman = self.backend.kalman(c.position_noise, c.velocity_noise, c.measurement_noise)
         self.next_ids = id_counter or IdCounter()
         self.reset()
@@ -582,7 +583,7 @@ class StoreTracker:
         ):
             t_emb = _unit(tracks.embedding[t_idx].astype(np.float64))
             d_emb = _unit(gather(detections.embedding.astype(np.float64), db.index))
-            emb_cost = 1.0 - np.einsum("ctk,cnk->ctn", t_emb, d_emb)
+            emb_cost = self.backend.cosine_distance_blocks(t_emb, d_emb)
             usable = (emb_cost <= cfg.appearance_gate) & (1.0 - iou <= cfg.appearance_proximity)
             # a zero embedding (a resumed track not seen since) says nothing about who it is
             known = (t_emb != 0).any(axis=-1)[:, :, None] & (d_emb != 0).any(axis=-1)[:, None, :]

@@ -25,6 +25,7 @@ def suites() -> dict[str, Suite]:
         serving,
         simulator,
         storage,
+        tracker_backends,
         tracking,
         tracking_speed,
     )
@@ -37,6 +38,10 @@ def suites() -> dict[str, Suite]:
         ),
         "tracking-speed": Suite(
             "tracking speed: storelens batched vs one peer per camera", tracking_speed.speed_suite
+        ),
+        "tracker-backends": Suite(
+            "tracker backends: numpy vs the CUDA kernels (GPU, or the CPU shim)",
+            tracker_backends.backends_suite,
         ),
         "detector": Suite(
             "detector: mAP after a CPU budget, torch vs onnxruntime latency",

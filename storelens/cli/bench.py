@@ -15,6 +15,7 @@ SUITES = (
     "simulator",
     "tracking-accuracy",
     "tracking-speed",
+    "tracker-backends",
     "detector",
     "detector-latency",
     "products",
