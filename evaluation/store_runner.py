@@ -5,11 +5,16 @@ instant (frames with the same step key across cameras are one step), exactly as 
 worker steps live streams. Detections come from a trained detector (the shipped one by default,
 or a weights file / `models:/NAME@alias`), or — `detections="ground-truth-noisy"` — from the
 run's ground truth degraded like a real detector's (`synthetic_detections`), in which case no
-video is decoded. Each stage writes its output under OUT_DIR:
+video is decoded. With `keypoints="ground-truth-noisy"` every person detection also gets the
+skeleton a pose model would give it (the true keypoints through the noise fitted to the shipped
+pose model: `keypoint_source`), and the pipeline links each track's wrists into hands. Each
+stage writes its output under OUT_DIR:
 
     run.json                what ran: source, model, tracker config and its hash, steps, seconds
     detections/<cam>.txt    every detection (MOTChallenge det format)
     tracks/<cam>.txt        every confirmed track box (MOTChallenge results format)
+    keypoints/<cam>.txt     each track's skeleton per frame (`formats.keypoints`, with scores)
+    hands/<cam>.csv         each track's hands per frame (`HANDS_HEADER`)
 
 Later stages add `events.jsonl`, `sessions.jsonl`, `baskets.jsonl`.
 """
@@ -26,19 +31,25 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from storelens.datasets.formats.keypoints import keypoint_rows, write_keypoints
 from storelens.datasets.formats.mot import MotTable, write_mot
 from storelens.datasets.recording import StoreRecording
 from storelens.detections import Detections
+from storelens.evaluation.keypoint_source import attach_keypoints, noisy_camera_keypoints
 from storelens.evaluation.mot_runner import detections_by_frame, instants, mot_tables
 from storelens.evaluation.synthetic_detections import noisy_detections
 from storelens.frames import FrameBatch
 from storelens.inference.loading import SHIPPED, model_ref
 from storelens.tracking.config import TrackerConfig
-from storelens.tracking.pipeline import StorePipeline
+from storelens.tracking.hands import HandObservations
+from storelens.tracking.pipeline import PipelineOutput, StorePipeline
 from storelens.tracking.tracker import StoreTracker
 
 DetectionSource = Literal["model", "ground-truth-noisy"]
 DETECTION_SOURCES: tuple[str, ...] = ("model", "ground-truth-noisy")
+KeypointSource = Literal["none", "ground-truth-noisy"]
+KEYPOINT_SOURCES: tuple[str, ...] = ("none", "ground-truth-noisy")
+HANDS_HEADER = "frame,id,side,x,y,confidence,held"
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,7 @@ def run_store(
     out_dir: str | Path,
     *,
     detections: DetectionSource = "model",
+    keypoints: KeypointSource = "none",
     model: str | Path = SHIPPED,
     tracker_config: TrackerConfig | None = None,
     seed: int = 0,
@@ -63,6 +75,8 @@ def run_store(
     """Drive the pipeline over every camera of `run_dir` and write each stage's output."""
     if detections not in DETECTION_SOURCES:
         raise ValueError(f"detections: {detections!r} is not one of {DETECTION_SOURCES}")
+    if keypoints not in KEYPOINT_SOURCES:
+        raise ValueError(f"keypoints: {keypoints!r} is not one of {KEYPOINT_SOURCES}")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():  # refused before any work, not after the last step
         raise NotADirectoryError(f"{out}: is a file; the output of a run is a folder")
@@ -82,9 +96,14 @@ def run_store(
         pipeline = StorePipeline(StoreTracker(config))
         steps = noisy_steps(recording, seed, times)
         source = f"ground truth + synthetic detector noise (seed {seed})"
+    if keypoints == "ground-truth-noisy":
+        steps = with_noisy_keypoints(recording, steps, seed)
+        source += " + noisy keypoints"
 
     n_steps = len(np.unique(np.concatenate([times[c][1] for c in cameras])))
     all_dets, all_tracks = [], []
+    skeletons: dict[str, list[np.ndarray]] = {c: [] for c in cameras}
+    hands: dict[str, list[np.ndarray]] = {c: [] for c in cameras}
     outputs = pipeline.run(steps)
     if progress:
         from rich.progress import track
@@ -93,6 +112,8 @@ def run_store(
     for output in outputs:
         all_dets.append(_strip(output.detections))
         all_tracks.append(output.tracks)
+        if keypoints != "none":
+            _collect_bodies(output, skeletons, hands)
     det_tables = mot_tables(Detections.concatenate(all_dets))  # tracker ids stay -1
     track_tables = mot_tables(Detections.concatenate(all_tracks))
     for camera in cameras:
@@ -102,12 +123,17 @@ def run_store(
         write_mot(
             out / "tracks" / f"{camera}.txt", track_tables.get(camera, MotTable.empty()), "results"
         )
+    if keypoints != "none":
+        for camera in cameras:
+            write_keypoints(out / "keypoints" / f"{camera}.txt", skeletons[camera], scores=True)
+            write_hands(out / "hands" / f"{camera}.csv", hands[camera])
     seconds = time.perf_counter() - started
     (out / "run.json").write_text(
         json.dumps(
             {
                 "run_dir": str(Path(run_dir).resolve()),
                 "detections": detections,
+                "keypoints": keypoints,
                 "model": ref,
                 "seed": seed,
                 "cameras": cameras,
@@ -184,6 +210,59 @@ def noisy_steps(
         cameras, [times[c][0] for c in cameras], [times[c][1] for c in cameras]
     ):
         yield frames, Detections.concatenate([per_frame[i][f] for i, f in present])
+
+
+def with_noisy_keypoints(
+    recording: StoreRecording,
+    steps: Iterator[tuple[FrameBatch, Detections | None]],
+    seed: int = 0,
+) -> Iterator[tuple[FrameBatch, Detections]]:
+    """The steps with every person detection given its noisy skeleton (`keypoint_source`;
+    camera i draws with seed * 1000 + i). Model steps are detected here first."""
+    sources = {
+        c: noisy_camera_keypoints(recording, c, seed=seed * 1000 + i)
+        for i, c in enumerate(recording.camera_ids)
+    }
+    detector = None
+    for frames, dets in steps:
+        if dets is None:
+            detector = detector or _detector(model_ref(SHIPPED))
+            dets = detector(frames)
+        frame_of = dict(zip(frames.camera_id.tolist(), frames.frame_index.tolist(), strict=True))
+        yield frames, attach_keypoints(dets, frame_of, sources)
+
+
+def _collect_bodies(
+    output: PipelineOutput,
+    skeletons: dict[str, list[np.ndarray]],
+    hands: dict[str, list[np.ndarray]],
+) -> None:
+    tracks = output.tracks
+    for camera in np.unique(tracks.camera_id).tolist():  # per camera, never per track
+        mine = tracks.camera_id == camera
+        frame = int(tracks.data["frame_index"][mine][0])
+        skeletons[camera].append(
+            keypoint_rows(frame, tracks.tracker_id[mine], tracks.data["keypoints"][mine])
+        )
+    for obs in output.hands:
+        if len(obs):
+            hands[obs.camera_id].append(hand_rows(obs))
+
+
+def hand_rows(obs: HandObservations) -> np.ndarray:
+    """(M,7) `frame, id, side, x, y, confidence, held` rows of one camera frame's hands."""
+    n = len(obs)
+    return np.column_stack(
+        [np.full(n, obs.frame), obs.track_id, obs.side, obs.xy, obs.confidence, obs.held]
+    )
+
+
+def write_hands(path: Path, rows: list[np.ndarray]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = np.concatenate(rows) if rows else np.zeros((0, 7))
+    fmt = ["%d", "%d", "%d", "%.2f", "%.2f", "%.3f", "%d"]
+    np.savetxt(path, table, fmt=fmt, delimiter=",", header=HANDS_HEADER, comments="")
+    return path
 
 
 def _strip(dets: Detections) -> Detections:

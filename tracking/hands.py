@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from storelens.geometry import CameraGeometry
-from storelens.keypoints import LEFT_WRIST, RIGHT_WRIST
+from storelens.keypoints import LEFT_WRIST, N_KEYPOINTS, RIGHT_WRIST
 
 if TYPE_CHECKING:
     from storelens.layout import StoreLayout
@@ -81,7 +81,7 @@ class HandLinker:
         self, camera_id: str, frame: int, track_ids: np.ndarray, keypoints: np.ndarray
     ) -> HandObservations:
         track_ids = np.asarray(track_ids, np.int64)
-        keypoints = np.asarray(keypoints, float).reshape(len(track_ids), -1, 3)
+        keypoints = np.asarray(keypoints, float).reshape(len(track_ids), N_KEYPOINTS, 3)
         point, conf = hand_points(keypoints, self.min_confidence)
         key = (2 * track_ids[:, None] + np.arange(2)).ravel()
         point, conf = point.reshape(-1, 2), conf.ravel()

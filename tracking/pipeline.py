@@ -6,8 +6,11 @@
     pipeline.save_checkpoint("ckpt.npz")     # resume: StorePipeline(...).load_checkpoint(...)
 
 Stages today: detection (a detector passed in, or detections the caller already has, e.g.
-recorded or noisy ground truth), optional appearance embeddings, and the multi-camera tracker.
-Hands, shelf events, identities and sessions join as further stages. The offline runner
+recorded or noisy ground truth), optional appearance embeddings, the multi-camera tracker, and
+hands: where detections carry keypoints (`data["keypoints"]`, (N,17,3) `x, y, score`, from a
+pose model or noisy ground truth), each track gets its detection's skeleton and a `HandLinker`
+turns the wrists into hands of that track (`PipelineOutput.hands`, one `HandObservations` per
+camera). Shelf events, identities and sessions join as further stages. The offline runner
 (`storelens run`), the notebooks, the demo and the serving worker all drive this one object,
 so what is evaluated is what is served.
 
@@ -20,7 +23,8 @@ frame k does not depend on frames after it.
 
 **Checkpoints** hold the tracker's state and the pipeline's own counters, never appearance
 embeddings or image data: nothing biometric is persisted, and after a resume appearance is
-rebuilt from the next frames.
+rebuilt from the next frames. The hand linker's few frames of held wrists are not kept either:
+after a resume a hand is held again from its next confident wrist.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import numpy as np
 from storelens.detections import PERSON, Detections
 from storelens.frames import FrameBatch
 from storelens.tracking.checkpoint import load_checkpoint, save_checkpoint
+from storelens.tracking.hands import HandLinker, HandObservations
 from storelens.tracking.tracker import StoreTracker
 
 CHECKPOINT_FORMAT = "storelens-pipeline/1"
@@ -57,6 +62,7 @@ class PipelineOutput:
 
     detections: Detections  # every camera's detections at this step
     tracks: Detections  # confirmed tracks updated at this step (`tracker_id` set)
+    hands: tuple[HandObservations, ...] = ()  # per camera of this step, where keypoints came
 
 
 class StorePipeline:
@@ -68,10 +74,12 @@ class StorePipeline:
         *,
         detector: FrameDetector | None = None,
         embedder: Embedder | None = None,
+        hands: HandLinker | None = None,
     ) -> None:
         self.tracker = tracker or StoreTracker()
         self.detector = detector
         self.embedder = embedder
+        self.hands = hands if hands is not None else HandLinker()
         self.steps = 0
 
     @property
@@ -107,14 +115,31 @@ class StorePipeline:
         if self.embedder is not None:
             detections = self._embed(frames, detections)
         tracks = self.tracker.update(detections, now=frames.now)
-        tracks = tracks.with_fields(
-            data={
-                **tracks.data,
-                "frame_index": frames.frame_index[frames.rows_of(tracks.camera_id)],
-            }
-        )
+        data = {**tracks.data, "frame_index": frames.frame_index[frames.rows_of(tracks.camera_id)]}
+        hands: tuple[HandObservations, ...] = ()
+        if "keypoints" in detections.data:
+            data["keypoints"] = np.asarray(detections.data["keypoints"])[data["detection_index"]]
+            hands = self._link_hands(frames, tracks, data)
+        tracks = tracks.with_fields(data=data)
         self.steps += 1
-        return PipelineOutput(detections, tracks)
+        return PipelineOutput(detections, tracks, hands)
+
+    def _link_hands(
+        self, frames: FrameBatch, tracks: Detections, data: dict[str, np.ndarray]
+    ) -> tuple[HandObservations, ...]:
+        persons = tracks.class_id == PERSON
+        out = []
+        for i, camera in enumerate(frames.camera_id.tolist()):  # per camera, never per track
+            mine = persons & (tracks.camera_id == camera)
+            out.append(
+                self.hands.update(
+                    camera,
+                    int(frames.frame_index[i]),
+                    tracks.tracker_id[mine],
+                    data["keypoints"][mine],
+                )
+            )
+        return tuple(out)
 
     def run(
         self, inputs: Iterable[tuple[FrameBatch, Detections | None]]

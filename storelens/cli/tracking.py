@@ -51,13 +51,18 @@ def run(
     ),
     out: Path = typer.Option(..., help="output folder: tracks/, detections/, run.json"),
     detections: str = typer.Option("model", help=SOURCE_HELP),
+    keypoints: str = typer.Option(
+        "none",
+        help="`none` or `ground-truth-noisy`: each person detection gets the true skeleton "
+        "degraded like the shipped pose model's (keypoints/, hands/)",
+    ),
     model: str = typer.Option(
         "shipped", help="`shipped` (models/detector), a weights file, or models:/NAME@alias"
     ),
     config: Path = typer.Option(
         None, help="tracker override YAML, e.g. configs/tracking/mot15.yaml"
     ),
-    seed: int = typer.Option(0, help="seed of the synthetic detection noise"),
+    seed: int = typer.Option(0, help="seed of the synthetic detection and keypoint noise"),
     events: str = typer.Option(
         "pipeline",
         help="`pipeline` (the pipeline's own) or `ground-truth`: attribute the run's true "
@@ -75,7 +80,7 @@ def run(
             raise ValueError(f"--events: {events!r} is not one of {EVENT_SOURCES}")
     rendered = _rendered(run_dir)
     if rendered or events == "pipeline":
-        summary = _run(run_dir, out, detections, model, config, seed)
+        summary = _run(run_dir, out, detections, model, config, seed, keypoints)
         console.print(
             f"[green]{summary.steps} steps x {len(summary.cameras)} cameras[/] in "
             f"{summary.seconds:.0f} s ({summary.source}) → {out}"
@@ -198,18 +203,29 @@ def eval_tracking(
         console.print(f"logged to MLflow run {log_to_mlflow(metrics, params, 'eval:tracking')}")
 
 
-def _run(run_dir: Path, out: Path, detections: str, model: str, config: Path | None, seed: int):  # type: ignore[no-untyped-def]
+def _run(  # type: ignore[no-untyped-def]
+    run_dir: Path,
+    out: Path,
+    detections: str,
+    model: str,
+    config: Path | None,
+    seed: int,
+    keypoints: str = "none",
+):
     from storelens.evaluation.mot_runner import load_tracker_config
-    from storelens.evaluation.store_runner import DETECTION_SOURCES, run_store
+    from storelens.evaluation.store_runner import DETECTION_SOURCES, KEYPOINT_SOURCES, run_store
 
     with user_errors():
         check_output_dir(out)
         if detections not in DETECTION_SOURCES:
             raise ValueError(f"--detections: {detections!r} is not one of {DETECTION_SOURCES}")
+        if keypoints not in KEYPOINT_SOURCES:
+            raise ValueError(f"--keypoints: {keypoints!r} is not one of {KEYPOINT_SOURCES}")
         return run_store(
             run_dir,
             out,
             detections=detections,  # type: ignore[arg-type]
+            keypoints=keypoints,  # type: ignore[arg-type]
             model=model,
             tracker_config=load_tracker_config(config),
             seed=seed,
