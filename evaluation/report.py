@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from storelens.evaluation.attribution_metrics import AttributionMetrics
+from storelens.evaluation.event_metrics import EventMetrics, EventScore
 from storelens.evaluation.stage_eval import RunMetrics
 from storelens.evaluation.tracking_metrics import TrackingMetrics
 
@@ -79,11 +80,35 @@ def attribution_table(m: AttributionMetrics) -> Table:
     return table
 
 
+def events_table(m: EventMetrics) -> Table:
+    """The event metric with and without the shopper condition, per kind."""
+    table = Table(
+        title=f"events (tolerance {m.tolerance_s:g} s after the hand leaves; 95 % bootstrap)"
+    )
+    for col in ("events", "matched / predicted / true", "precision", "recall", "F1 [95 %]"):
+        table.add_column(col, justify="left" if col == "events" else "right")
+
+    def row(name: str, s: EventScore) -> None:
+        f = "–" if s.f1 is None else f"{s.f1:.3f}"
+        if "f1" in s.interval:
+            f += f" [{s.interval['f1'][0]:.3f}, {s.interval['f1'][1]:.3f}]"
+        pr = ["–" if v is None else f"{v:.3f}" for v in (s.precision, s.recall)]
+        table.add_row(name, f"{s.matched} / {s.predicted} / {s.true}", *pr, f)
+
+    row("all, shopper right", m.score)
+    row("all, any shopper", m.any_shopper)
+    for kind, s in m.per_kind.items():
+        row(f"{kind}, shopper right", s)
+    return table
+
+
 def print_run_metrics(console: Console, metrics: RunMetrics) -> None:
     """One table per scored stage of `storelens eval`, then the stages skipped and why."""
     if metrics.tracking is not None:
         console.print(metrics_table(metrics.tracking, title="tracking: persons (TrackEval, MOT17)"))
     if metrics.attribution is not None:
         console.print(attribution_table(metrics.attribution))
+    if metrics.events is not None:
+        console.print(events_table(metrics.events))
     for stage, reason in metrics.skipped.items():
         console.print(f"[yellow]{stage}[/]: skipped ({reason})")

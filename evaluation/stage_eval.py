@@ -4,10 +4,12 @@ ground truth, one section per stage in `OUT_DIR/metrics.json`.
 Stages today: `tracking` (persons, TrackEval under the MOT17 rules per camera and over all
 cameras combined: `hota`, `idf1`, `mota` and the rest of `TrackingMetrics`) and `attribution`
 (`receipt_accuracy`, `alert_precision`, `alert_recall`, `reviews_per_1000`, the join accuracies
-and per-status line figures, each with a 95 % interval: `attribution_metrics`). The events,
-identity and session stages add their sections as they land. A stage whose output
-is absent, or whose ground truth the run does not have (a recorded store), is reported as
-skipped with the reason, never scored as zero.
+and per-status line figures, each with a 95 % interval: `attribution_metrics`), `events`
+(`OUT_DIR/events.jsonl` against the run's true shelf events: `precision`, `recall`, `f1` with
+the shopper condition, `f1_any_shopper`, per kind, the SKU confusion, bootstrap intervals:
+`event_metrics`). The identity and session stages add their sections as they land. A stage
+whose output is absent, or whose ground truth the run does not have (a recorded store), is
+reported as skipped with the reason, never scored as zero.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from storelens.datasets.recording import StoreRecording
 from storelens.evaluation.attribution_metrics import AttributionMetrics
+from storelens.evaluation.event_metrics import EventMetrics
 from storelens.evaluation.tracking_metrics import COMBINED, TrackingMetrics, evaluate_mot
 
 
@@ -28,6 +31,7 @@ class RunMetrics:
 
     tracking: dict[str, TrackingMetrics] | None = None
     attribution: AttributionMetrics | None = None
+    events: EventMetrics | None = None
     skipped: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -40,6 +44,8 @@ class RunMetrics:
             }
         if self.attribution is not None:
             out["attribution"] = self.attribution.as_dict()
+        if self.events is not None:
+            out["events"] = self.events.as_dict()
         if self.skipped:
             out["skipped"] = dict(self.skipped)
         return out
@@ -58,7 +64,8 @@ def evaluate_run(run_dir: str | Path, out_dir: str | Path) -> RunMetrics:
     else:
         tracking = _score_tracking(StoreRecording(run_dir), tracks_dir, skipped)
     attribution = _score_attribution(Path(run_dir), out, skipped)
-    metrics = RunMetrics(tracking=tracking, attribution=attribution, skipped=skipped)
+    events = _score_events(Path(run_dir), out, skipped)
+    metrics = RunMetrics(tracking=tracking, attribution=attribution, events=events, skipped=skipped)
     (out / "metrics.json").write_text(json.dumps(metrics.as_dict(), indent=2))
     return metrics
 
@@ -107,3 +114,25 @@ def _score_attribution(
         load_attribution(out),
         true_offsets_s=manifest.get("terminal_clock_offsets_s"),
     )
+
+
+EVENTS_FILE = "events.jsonl"
+
+
+def _score_events(run_dir: Path, out: Path, skipped: dict[str, str]) -> EventMetrics | None:
+    from storelens.datasets.sim.truth import read_truth
+    from storelens.datasets.sim.writer import read_records
+    from storelens.evaluation.event_metrics import score_events, track_shoppers
+    from storelens.records import ShelfEvent
+
+    if not (out / EVENTS_FILE).is_file():
+        skipped["events"] = f"no {out / EVENTS_FILE}"
+        return None
+    if not (run_dir / EVENTS_FILE).is_file():
+        skipped["events"] = f"{run_dir} has no ground-truth shelf events"
+        return None
+    predicted = read_records(out / EVENTS_FILE, ShelfEvent)
+    shopper_of = (
+        track_shoppers(StoreRecording(run_dir), out / "tracks") if (out / "tracks").is_dir() else {}
+    )
+    return score_events(read_truth(run_dir)[EVENTS_FILE], predicted, shopper_of)
