@@ -14,7 +14,13 @@ import pytest
 from storelens.tracking.backend import BACKENDS, NumpyBackend, get_backend
 from storelens.tracking.config import TrackerConfig
 from storelens.tracking.cuda_backend import CpuShimBackend, CudaBackend
-from storelens.tracking.kernels import KERNEL_DIR, NVCC_FLAGS, gpu_loader, kernel_files
+from storelens.tracking.kernels import (
+    KERNEL_DIR,
+    NVCC_FLAGS,
+    find_compiler,
+    gpu_loader,
+    kernel_files,
+)
 from storelens.tracking.tracker import StoreTracker
 
 RTOL = 1e-9
@@ -52,6 +58,8 @@ def random_tracks(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndar
 
 @pytest.fixture(scope="module")
 def shim() -> CpuShimBackend:
+    if find_compiler() is None:
+        pytest.skip("no C++ compiler ($CXX or g++): the cuda-shim cannot be built")
     return CpuShimBackend()
 
 
@@ -184,6 +192,12 @@ def test_shim_refuses_mismatched_shapes_by_name(shim):
 
 
 # ------------------------------------------------------------------ choosing a backend
+NEEDS_CXX = pytest.mark.skipif(
+    find_compiler() is None, reason="no C++ compiler ($CXX or g++): the cuda-shim cannot be built"
+)
+
+
+@NEEDS_CXX
 def test_backends_by_name_and_their_errors():
     assert BACKENDS == ("numpy", "cuda", "cuda-shim", "auto")
     assert isinstance(get_backend("numpy"), NumpyBackend)
@@ -210,6 +224,7 @@ def test_unknown_gpu_loader_is_refused():
         CudaBackend(loader="opencl")
 
 
+@NEEDS_CXX
 def test_backend_comes_from_the_config_and_the_argument_wins():
     assert TrackerConfig().backend == "numpy"
     assert StoreTracker(TrackerConfig(backend="cuda-shim")).backend.name == "cuda-shim"

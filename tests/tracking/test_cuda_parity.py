@@ -12,9 +12,13 @@ import pytest
 from storelens import Detections
 from storelens.tracking.association import Blocks, assign
 from storelens.tracking.config import TrackerConfig
-from storelens.tracking.kernels import gpu_loader
+from storelens.tracking.kernels import find_compiler, gpu_loader
 from storelens.tracking.tracker import IdCounter, StoreTracker
 from tests.tracking.test_tracker import FPS, frame, person_box, random_scene
+
+pytestmark = pytest.mark.skipif(
+    find_compiler() is None, reason="no C++ compiler ($CXX or g++): the cuda-shim cannot be built"
+)
 
 Step = tuple[Detections, float | None]
 
