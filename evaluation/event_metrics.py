@@ -32,13 +32,18 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from storelens.records import ShelfEvent
+from storelens.boxes import box_iou_batch, tlwh_to_xyxy
+from storelens.datasets.formats.mot import read_mot
+from storelens.datasets.recording import StoreRecording
+from storelens.detections import PERSON
+from storelens.records import EventKind, ShelfEvent
 
 TOLERANCE_S = 1.0
 BOOTSTRAP = 1000
@@ -122,9 +127,13 @@ class _Table:
     t_end: np.ndarray
 
 
+def _kinds(events: Sequence[Any]) -> np.ndarray:
+    return np.array([EventKind(e.kind).value for e in events], dtype=object)
+
+
 def _true_table(events: Sequence[Any]) -> _Table:
     return _Table(
-        np.array([str(e.kind.value if hasattr(e.kind, "value") else e.kind) for e in events]),
+        _kinds(events),
         np.array([e.sku for e in events], dtype=object),
         np.array([e.shopper_id for e in events], dtype=object),
         np.array([e.t for e in events], float),
@@ -136,7 +145,7 @@ def _true_table(events: Sequence[Any]) -> _Table:
 def _pred_table(events: Sequence[ShelfEvent], shopper_of: Mapping[str, str]) -> _Table:
     t = np.array([e.t for e in events], float)
     return _Table(
-        np.array([str(e.kind.value if hasattr(e.kind, "value") else e.kind) for e in events]),
+        _kinds(events),
         np.array([e.sku for e in events], dtype=object),
         np.array([shopper_of.get(e.shopper_id, e.shopper_id) for e in events], dtype=object),
         t,
@@ -210,18 +219,14 @@ def _score(
 
 
 def _subset(table: _Table, mask: np.ndarray) -> _Table:
-    return _Table(*(getattr(table, f)[mask] for f in table.__dataclass_fields__))
+    return _Table(*(getattr(table, f.name)[mask] for f in fields(table)))
 
 
-def track_shoppers(recording: Any, tracks_dir: Any, min_iou: float = 0.5) -> dict[str, str]:
+def track_shoppers(
+    recording: StoreRecording, tracks_dir: str | Path, min_iou: float = 0.5
+) -> dict[str, str]:
     """`"<camera>:<track id>"` → the true shopper's id (`p%03d` of the simulator's global id)
     it overlaps in the most frames (see the module docstring)."""
-    from pathlib import Path
-
-    from storelens.boxes import box_iou_batch, tlwh_to_xyxy
-    from storelens.datasets.formats.mot import read_mot
-    from storelens.detections import PERSON
-
     out: dict[str, str] = {}
     for camera in recording.camera_ids:
         path = Path(tracks_dir) / f"{camera}.txt"

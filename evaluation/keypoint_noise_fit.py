@@ -28,14 +28,20 @@ import argparse
 import datetime as dt
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import yaml
 
 from storelens.evaluation.keypoint_crops import BODY_JOINTS, PERIOD, RUN, PoseCrops, pose_on_crops
-from storelens.evaluation.noise_fit import RESERVED_SEEDS, file_sha256, fit_persistence
+from storelens.evaluation.noise_fit import (
+    check_seeds,
+    file_sha256,
+    fit_persistence,
+    simulated_run,
+)
+from storelens.evaluation.synthetic_detections import Persistence
 from storelens.evaluation.synthetic_keypoints import (
     SHIPPED_KEYPOINT_NOISE,
     KeypointNoise,
@@ -66,9 +72,8 @@ def _bins(height: np.ndarray) -> np.ndarray:
 
 def _next_pairs(crops: PoseCrops) -> tuple[np.ndarray, np.ndarray]:
     """Indices (a, b) of rows where b is the same camera and track one frame after a."""
-    key = np.char.add(crops.camera.astype(str), "|")
-    order = np.lexsort((crops.frame, crops.track_id, key))
-    k, t, f = key[order], crops.track_id[order], crops.frame[order]
+    order = np.lexsort((crops.frame, crops.track_id, crops.camera))
+    k, t, f = crops.camera[order], crops.track_id[order], crops.frame[order]
     nxt = (k[1:] == k[:-1]) & (t[1:] == t[:-1]) & (f[1:] == f[:-1] + 1)
     return order[:-1][nxt], order[1:][nxt]
 
@@ -80,7 +85,8 @@ def _shrunk(k: np.ndarray, n: np.ndarray, pooled: np.ndarray) -> np.ndarray:
 def _persist(
     yes: np.ndarray, a: np.ndarray, b: np.ndarray, valid: np.ndarray | None = None
 ) -> float:
-    """P(yes at b | yes at a) over the pairs where both rows count (`valid`)."""
+    """P(yes at b | yes at a) over the pairs where both rows count (`valid`); `yes` may be
+    (N,) or (N,J), pooled over joints."""
     ok = yes[a] if valid is None else yes[a] & valid[a] & valid[b]
     return float(np.clip(yes[b][ok].mean(), 0, 0.99)) if ok.sum() >= 5 else 0.5
 
@@ -151,15 +157,7 @@ def fit_keypoint_noise(crops: PoseCrops, source: KeypointNoiseSource) -> Keypoin
         p = fit_persistence(z[a_idx[both]], z[b_idx[both]])
         coefficients.append(round(float(np.mean(p.coefficient)), 4))
         resets.append(p.reset)
-    both_counted = counted[a_idx] & counted[b_idx]
-    miss_persistence = (
-        float(miss[b_idx][miss[a_idx] & both_counted].mean())
-        if (miss[a_idx] & both_counted).sum() >= 5
-        else 0.5
-    )
-    from storelens.evaluation.synthetic_detections import Persistence
-
-    noise = KeypointNoise(
+    return KeypointNoise(
         source=source,
         height_cuts=HEIGHT_CUTS,
         visibility_cuts=VISIBILITY_CUTS,
@@ -168,7 +166,7 @@ def fit_keypoint_noise(crops: PoseCrops, source: KeypointNoiseSource) -> Keypoin
         found=found_chain,
         swap=swap_chain,
         miss=np.round(miss_rate, 4).tolist(),
-        miss_persistence=round(min(miss_persistence, 0.99), 4),
+        miss_persistence=round(_persist(miss, a_idx, b_idx, counted), 4),
         offset_mean=np.round(mean, 5).tolist(),
         offset_scale=np.round(scale, 5).tolist(),
         persistence=Persistence(
@@ -183,7 +181,6 @@ def fit_keypoint_noise(crops: PoseCrops, source: KeypointNoiseSource) -> Keypoin
             _quantiles(score[miss & (v == vis)], np.linspace(0, 1, LEVELS)) for vis in (1, 2)
         ],
     )
-    return noise
 
 
 def synthetic_crops(crops: PoseCrops, noise: KeypointNoise, seed: int = 0) -> PoseCrops:
@@ -195,10 +192,7 @@ def synthetic_crops(crops: PoseCrops, noise: KeypointNoise, seed: int = 0) -> Po
             crops.track_id[m], crops.frame[m], crops.truth[m], crops.height[m], noise,
             seed=seed * 1000 + i, visibility=crops.visibility[m],
         )  # fmt: skip
-    return PoseCrops(
-        crops.camera, crops.frame, crops.track_id, crops.height, crops.visibility, crops.truth,
-        predicted,
-    )  # fmt: skip
+    return replace(crops, predicted=predicted)
 
 
 @dataclass(frozen=True)
@@ -253,26 +247,14 @@ def simulated_crops(
     seeds: Sequence[int], base: Path | None = None, duration_s: float = DURATION_S
 ) -> PoseCrops:
     """The pose model on the sampled crops of each seed's run (simulated unless cached)."""
-    from storelens.configs import builtin_store
-    from storelens.datasets.sim.scenario import load_scenario
-    from storelens.datasets.sim_cache import cached_simulation
     from storelens.inference.blazepose import POSE_MODEL
 
-    for s in seeds:
-        if s in RESERVED_SEEDS:
-            raise ValueError(f"seed {s}: {RESERVED_SEEDS[s]}; fit and check on other seeds")
+    check_seeds(seeds)
     base = base or runs_dir() / "bench" / "keypoints"
     sha = file_sha256(POSE_MODEL)[:12]
     parts = []
     for seed in seeds:
-        name = f"sim-{SCENARIO}-{seed}" + ("" if duration_s == DURATION_S else f"-{duration_s:g}s")
-        sim = cached_simulation(
-            builtin_store(),
-            load_scenario(SCENARIO).with_overrides(duration_s=duration_s),
-            seed,
-            base / name,
-            show_progress=False,
-        ).out_dir
+        name, sim = simulated_run(SCENARIO, seed, duration_s, base)
         parts.append(pose_on_crops(sim, base / "crops" / sha / f"{name}.npz"))
     return PoseCrops.concatenate(parts)
 

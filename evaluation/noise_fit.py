@@ -1137,10 +1137,28 @@ def header_for(noise: FittedNoise) -> str:
 # --- the whole fit ------------------------------------------------------------------------------
 
 
-def _check_seeds(seeds: Sequence[int]) -> None:
+def check_seeds(seeds: Sequence[int]) -> None:
     for s in seeds:
         if s in RESERVED_SEEDS:
             raise ValueError(f"seed {s}: {RESERVED_SEEDS[s]}; fit and check on other seeds")
+
+
+def simulated_run(scenario: str, seed: int, duration_s: float, base: Path) -> tuple[str, Path]:
+    """The built-in store's `scenario` run for `seed` (simulated unless cached under `base`):
+    its cache name and folder. Shared by the detector and keypoint noise fits."""
+    from storelens.configs import builtin_store
+    from storelens.datasets.sim.scenario import load_scenario
+    from storelens.datasets.sim_cache import cached_simulation
+
+    name = f"sim-{scenario}-{seed}" + ("" if duration_s == DURATION_S else f"-{duration_s:g}s")
+    sim = cached_simulation(
+        builtin_store(),
+        load_scenario(scenario).with_overrides(duration_s=duration_s),
+        seed,
+        base / name,
+        show_progress=False,
+    ).out_dir
+    return name, sim
 
 
 def simulated_cameras(
@@ -1152,22 +1170,11 @@ def simulated_cameras(
 ) -> list[CameraRun]:
     """Every camera of the `scenario` store for each seed (simulated unless cached) with the
     detector's detections (run unless cached)."""
-    from storelens.configs import builtin_store
-    from storelens.datasets.sim.scenario import load_scenario
-    from storelens.datasets.sim_cache import cached_simulation
-
     base = Path(out_dir) if out_dir is not None else runs_dir() / "bench" / "noise"
     sha = file_sha256(model_file(model_ref(model)))[:12]
     cams = []
     for seed in seeds:
-        name = f"sim-{scenario}-{seed}" + ("" if duration_s == DURATION_S else f"-{duration_s:g}s")
-        sim = cached_simulation(
-            builtin_store(),
-            load_scenario(scenario).with_overrides(duration_s=duration_s),
-            seed,
-            base / name,
-            show_progress=False,
-        ).out_dir
+        name, sim = simulated_run(scenario, seed, duration_s, base)
         det = detect_store(sim, base / "detections" / sha / name, model)
         cams += load_cameras(sim, det, prefix=f"s{seed}-")
     return cams
@@ -1184,7 +1191,7 @@ def fit_shipped_noise(
     `seeds`, write it to `out_path` (default `runs/bench/noise/shipped_detector.yaml`) and
     return it. Simulations and detections are cached under `runs/bench/noise/`, so a refit
     after the detector changes reruns only the detector."""
-    _check_seeds(seeds)
+    check_seeds(seeds)
     weights = model_file(model_ref(model))
     cams = simulated_cameras(seeds, model, duration_s)
     source = NoiseSource(
@@ -1213,7 +1220,7 @@ def held_out_check(
 ) -> list[Comparison]:
     """The real detector's statistics on `seeds` against the generator's on the same ground
     truth."""
-    _check_seeds(seeds)
+    check_seeds(seeds)
     if set(seeds) & set(noise.source.seeds):
         raise ValueError(f"seeds {sorted(set(seeds) & set(noise.source.seeds))} were fitted on")
     real = simulated_cameras(seeds, model, noise.source.duration_s)

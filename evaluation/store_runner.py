@@ -42,7 +42,7 @@ from storelens.frames import FrameBatch
 from storelens.inference.loading import SHIPPED, model_ref
 from storelens.tracking.config import TrackerConfig
 from storelens.tracking.hands import HandObservations
-from storelens.tracking.pipeline import PipelineOutput, StorePipeline
+from storelens.tracking.pipeline import FrameDetector, PipelineOutput, StorePipeline
 from storelens.tracking.tracker import StoreTracker
 
 DetectionSource = Literal["model", "ground-truth-noisy"]
@@ -97,7 +97,7 @@ def run_store(
         steps = noisy_steps(recording, seed, times)
         source = f"ground truth + synthetic detector noise (seed {seed})"
     if keypoints == "ground-truth-noisy":
-        steps = with_noisy_keypoints(recording, steps, seed)
+        steps = with_noisy_keypoints(recording, steps, seed, pipeline.detector)
         source += " + noisy keypoints"
 
     n_steps = len(np.unique(np.concatenate([times[c][1] for c in cameras])))
@@ -216,17 +216,19 @@ def with_noisy_keypoints(
     recording: StoreRecording,
     steps: Iterator[tuple[FrameBatch, Detections | None]],
     seed: int = 0,
+    detector: FrameDetector | None = None,
 ) -> Iterator[tuple[FrameBatch, Detections]]:
     """The steps with every person detection given its noisy skeleton (`keypoint_source`;
-    camera i draws with seed * 1000 + i). Model steps are detected here first."""
+    camera i draws with seed * 1000 + i). Steps without detections are detected here first,
+    by the pipeline's own `detector`, so the pipeline does not detect them again."""
     sources = {
         c: noisy_camera_keypoints(recording, c, seed=seed * 1000 + i)
         for i, c in enumerate(recording.camera_ids)
     }
-    detector = None
     for frames, dets in steps:
         if dets is None:
-            detector = detector or _detector(model_ref(SHIPPED))
+            if detector is None:
+                raise ValueError("with_noisy_keypoints: a step without detections and no detector")
             dets = detector(frames)
         frame_of = dict(zip(frames.camera_id.tolist(), frames.frame_index.tolist(), strict=True))
         yield frames, attach_keypoints(dets, frame_of, sources)

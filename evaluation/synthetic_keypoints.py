@@ -36,7 +36,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from storelens.evaluation.synthetic_detections import Persistence
+from storelens.evaluation.synthetic_detections import Persistence, _quantile, _segments
 from storelens.keypoints import FLIP_INDEX, N_KEYPOINTS
 
 SHIPPED_KEYPOINT_NOISE = (
@@ -72,8 +72,13 @@ class MarkovRate(_Strict):
     persistence: Unit
 
     def after_no(self, rate: np.ndarray) -> np.ndarray:
-        """P(yes | no before), so that the chain's stationary share is `rate`."""
-        return np.clip(rate * (1 - self.persistence) / np.maximum(1 - rate, 1e-9), 0, 1)
+        return after_no(rate, self.persistence)
+
+
+def after_no(rate: np.ndarray, persistence: float) -> np.ndarray:
+    """P(yes | no before) of a two-state chain with P(yes | yes before) = `persistence`, so
+    that its stationary share of yes is `rate`."""
+    return np.clip(rate * (1 - persistence) / np.maximum(1 - rate, 1e-9), 0, 1)
 
 
 class KeypointNoise(_Strict):
@@ -138,30 +143,6 @@ def shipped_keypoint_noise() -> KeypointNoise:
     return load_keypoint_noise(SHIPPED_KEYPOINT_NOISE)
 
 
-def _quantile(u: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """Inverse CDF by linear interpolation of quantiles at evenly spaced levels: `table` (Q,)
-    for every draw, or one row of quantiles per draw (`u.shape` + (Q,))."""
-    q = table.shape[-1] - 1
-    t = np.clip(u, 0, 1) * q
-    i = np.minimum(t.astype(np.int64), q - 1)
-    frac = t - i
-    if table.ndim == 1:
-        lo, hi = table[i], table[i + 1]
-    else:
-        lo = np.take_along_axis(table, i[..., None], -1)[..., 0]
-        hi = np.take_along_axis(table, i[..., None] + 1, -1)[..., 0]
-    return lo * (1 - frac) + hi * frac
-
-
-def segments(track_id: np.ndarray, frame: np.ndarray) -> np.ndarray:
-    """Position of each row (sorted by track, frame) within its run of consecutive frames."""
-    n = len(frame)
-    start = np.ones(n, bool)
-    start[1:] = (track_id[1:] != track_id[:-1]) | (frame[1:] != frame[:-1] + 1)
-    first = np.maximum.accumulate(np.where(start, np.arange(n), 0))
-    return np.arange(n) - first
-
-
 def noisy_keypoints(
     track_id: np.ndarray,
     frame: np.ndarray,
@@ -185,7 +166,7 @@ def noisy_keypoints(
     order = np.lexsort((frame, track_id))
     kp, h = keypoints[order], np.asarray(height_px, float)[order]
     box_vis = np.ones(n) if visibility is None else np.asarray(visibility, float)[order]
-    pos = segments(np.asarray(track_id)[order], np.asarray(frame)[order])
+    pos = _segments(np.asarray(track_id)[order], np.asarray(frame)[order])
     b = cfg.height_bin(h)
     joints = np.asarray(cfg.joints)
     J = len(joints)
@@ -197,14 +178,12 @@ def noisy_keypoints(
     coef = np.asarray(cfg.persistence.coefficient)[None, :, None]
 
     lost_rate = 1 - np.asarray(cfg.found.rate)[b, cfg.visibility_bin(box_vis)]
-    lost_chain = MarkovRate(rate=[0.0], persistence=cfg.found.persistence)
     swap_rate = np.asarray(cfg.swap.rate)[b]
     lost, swap = np.zeros(n, bool), np.zeros(n, bool)
     miss = np.zeros((n, J), bool)
     z = rng.standard_normal((n, J, 2))
     u_lost, u_swap, u_miss = rng.random(n), rng.random(n), rng.random((n, J))
     reset, shock = rng.random((n, J)), rng.standard_normal((n, J, 2))
-    miss_chain = MarkovRate(rate=[0.0], persistence=cfg.miss_persistence)
     step_order = np.argsort(pos, kind="stable")
     bounds = np.searchsorted(pos[step_order], np.arange(pos.max() + 2))
     for p in range(len(bounds) - 1):  # one step per frame of track age, all tracks at once
@@ -215,11 +194,15 @@ def noisy_keypoints(
             miss[idx] = u_miss[idx] < p_miss[idx]
             continue
         prev = idx - 1
-        p_lost = np.where(lost[prev], cfg.found.persistence, lost_chain.after_no(lost_rate[idx]))
+        p_lost = np.where(
+            lost[prev], cfg.found.persistence, after_no(lost_rate[idx], cfg.found.persistence)
+        )
         lost[idx] = u_lost[idx] < p_lost
         p_swap = np.where(swap[prev], cfg.swap.persistence, cfg.swap.after_no(swap_rate[idx]))
         swap[idx] = u_swap[idx] < p_swap
-        p_m = np.where(miss[prev], cfg.miss_persistence, miss_chain.after_no(p_miss[idx]))
+        p_m = np.where(
+            miss[prev], cfg.miss_persistence, after_no(p_miss[idx], cfg.miss_persistence)
+        )
         miss[idx] = u_miss[idx] < p_m
         moved = coef * z[prev] + np.sqrt(1 - coef**2) * shock[idx]
         z[idx] = np.where((reset[idx] < cfg.persistence.reset)[..., None], z[idx], moved)
@@ -229,13 +212,13 @@ def noisy_keypoints(
     size = np.linalg.norm(error, axis=-1, keepdims=True)
     error = error * np.minimum(1.0, 0.99 * cfg.miss_radius / np.maximum(size, 1e-12))
     angle = rng.uniform(0, 2 * np.pi, (n, J))
-    size = _quantile(rng.random((n, J)), np.asarray(cfg.gross_error))
+    size = _quantile(rng.random((n, J)), np.asarray(cfg.gross_error)[None], np.zeros((n, J), int))
     gross = size[..., None] * np.stack([np.cos(angle), np.sin(angle)], axis=-1)
     error = np.where(miss[..., None], gross, error)
     score = np.where(
         miss,
-        _quantile(rng.random((n, J)), np.asarray(cfg.score_miss)[vis]),
-        _quantile(rng.random((n, J)), np.asarray(cfg.score_hit)[vis]),
+        _quantile(rng.random((n, J)), np.asarray(cfg.score_miss), vis),
+        _quantile(rng.random((n, J)), np.asarray(cfg.score_hit), vis),
     )
     labelled = (v > 0) & ~lost[:, None]
     noisy = np.zeros((n, N_KEYPOINTS, 3))

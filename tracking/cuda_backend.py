@@ -39,6 +39,7 @@ class KernelKalman:
     ) -> None:
         self.runner = runner
         self.q_pos, self.q_vel, self.r = position_noise, velocity_noise, measurement_noise
+        self._host = BoxKalman(position_noise, velocity_noise, measurement_noise)
 
     def initiate(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N,4) measurements → mean (N,8), cov (N,8,8); velocities start at zero."""
@@ -69,7 +70,7 @@ class KernelKalman:
     def project(self, mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Predicted measurement (T,4) and its covariance S (T,4,4): `BoxKalman.project` on the
         host (no hot path uses it; `update` and `mahalanobis` form S inside their kernels)."""
-        return BoxKalman(self.q_pos, self.q_vel, self.r).project(mean, cov)
+        return self._host.project(mean, cov)
 
     def update(
         self, mean: np.ndarray, cov: np.ndarray, z: np.ndarray

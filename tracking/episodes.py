@@ -49,6 +49,9 @@ class EpisodeDetector:
         if gap_s < 0:
             raise ValueError(f"gap_s: {gap_s} must be >= 0")
         self.facings, self.gap_s, self.reach_m = facings, gap_s, reach_m
+        self._reset()
+
+    def _reset(self) -> None:
         # open episodes, one row per hand key (2 * person + side), sorted by key
         self._key = np.zeros(0, np.int64)
         self._facing = np.zeros(0, np.int64)
@@ -83,8 +86,9 @@ class EpisodeDetector:
         # an open episode closes when its hand is in another facing now, or unseen too long
         moved = np.zeros(len(self._key), bool)
         moved[pos_ok[known & ~same]] = True
-        stale = (t - self._last > self.gap_s) & ~np.isin(np.arange(len(self._key)), cont)
-        closing = moved | stale
+        continued = np.zeros(len(self._key), bool)
+        continued[cont] = True
+        closing = moved | ((t - self._last > self.gap_s) & ~continued)
         done = self._episodes(closing)
         keep = ~closing
         # new episodes: hands in a facing with no open episode there
@@ -102,7 +106,7 @@ class EpisodeDetector:
     def finish(self) -> list[Episode]:
         """Close every open episode (the end of a run)."""
         done = self._episodes(np.ones(len(self._key), bool))
-        self.__init__(self.facings, self.gap_s, self.reach_m)  # type: ignore[misc]
+        self._reset()
         return done
 
     def _episodes(self, rows: np.ndarray) -> list[Episode]:

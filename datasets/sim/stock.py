@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from storelens.facings import facing_volumes
 from storelens.layout import StoreLayout
 
 ON_SHELF, IN_HAND, CARRIED, LEFT_STORE, STOCKROOM = 0, 1, 2, 3, 4
@@ -76,37 +77,31 @@ class Facings:
 
 
 def build_facings(layout: StoreLayout) -> Facings:
-    rows: dict[str, list] = {k: [] for k in Facings.__dataclass_fields__}
-    for s_idx, shelf in enumerate(layout.shelves):
-        a, b = shelf.front_segment()
-        edge = b - a
-        length = float(np.linalg.norm(edge))
-        direction = edge / length
-        centroid = np.mean(shelf.polygon, axis=0)
-        normal = np.array([-direction[1], direction[0]])
-        inward = normal if np.dot(centroid - a, normal) > 0 else -normal
-        # how deep the shelf is behind this front edge
-        depth = float(np.max((np.asarray(shelf.polygon) - a) @ inward))
-        width = length / shelf.slots_per_level
-        for facing in shelf.planogram:
-            product = layout.product(facing.sku)
-            unit = np.asarray(product.size_m, float)
-            cols = max(1, int(width // (unit[0] * UNIT_SPACING)))
-            max_rows = max(1, int((depth - FRONT_GAP_M) // (unit[2] * UNIT_SPACING)))
-            rows["shelf_index"].append(s_idx)
-            rows["shelf_id"].append(shelf.shelf_id)
-            rows["level"].append(facing.level)
-            rows["slot"].append(facing.slot)
-            rows["sku"].append(facing.sku)
-            rows["front_start"].append(a + direction * width * facing.slot)
-            rows["front_dir"].append(direction)
-            rows["inward"].append(inward)
-            rows["width"].append(width)
-            rows["board_z"].append(shelf.levels[facing.level])
-            rows["unit_size"].append(unit)
-            rows["cols"].append(cols)
-            rows["rows"].append(min(max_rows, -(-facing.capacity // cols)))
-    return Facings(**{k: np.asarray(v) for k, v in rows.items()})
+    """The planogram's facings: their volumes from the core (`storelens.facings`), plus how the
+    simulator packs units of each SKU into them."""
+    volumes = facing_volumes(layout)
+    shelf_index = {s.shelf_id: i for i, s in enumerate(layout.shelves)}
+    unit = np.array([layout.product(sku).size_m for sku in volumes.sku], float).reshape(-1, 3)
+    capacity = np.array([f.capacity for s in layout.shelves for f in s.planogram], int)
+    cols = np.maximum(1, (volumes.width // (unit[:, 0] * UNIT_SPACING)).astype(int))
+    max_rows = np.maximum(
+        1, ((volumes.depth - FRONT_GAP_M) // (unit[:, 2] * UNIT_SPACING)).astype(int)
+    )
+    return Facings(
+        shelf_index=np.array([shelf_index[s] for s in volumes.shelf_id], int),
+        shelf_id=volumes.shelf_id.astype(str),
+        level=volumes.level,
+        slot=volumes.slot,
+        sku=volumes.sku.astype(str),
+        front_start=volumes.start,
+        front_dir=volumes.along,
+        inward=volumes.inward,
+        width=volumes.width,
+        board_z=volumes.z_low,
+        unit_size=unit,
+        cols=cols,
+        rows=np.minimum(max_rows, -(-capacity // cols)),
+    )
 
 
 class Stock:

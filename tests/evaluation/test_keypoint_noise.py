@@ -15,6 +15,7 @@ from storelens.datasets.formats.mot import read_mot
 from storelens.datasets.recording import StoreRecording
 from storelens.evaluation import keypoint_noise_fit as kf
 from storelens.evaluation.keypoint_crops import PoseCrops, pose_on_crops
+from storelens.evaluation.noise_fit import RESERVED_SEEDS
 from storelens.evaluation.synthetic_keypoints import (
     KeypointNoiseSource,
     noisy_keypoints,
@@ -30,7 +31,7 @@ def test_the_shipped_keypoint_noise_is_fitted_to_the_shipped_pose_model():
     assert noise.source.model_sha256 == pose_model_sha256(), (
         f"models/pose changed: refit with `{kf.COMMAND}`"
     )
-    assert not set(noise.source.seeds) & set(kf.RESERVED_SEEDS)
+    assert not set(noise.source.seeds) & set(RESERVED_SEEDS)
     assert not set(noise.source.seeds) & set(kf.HELD_OUT_SEEDS)
     assert noise.source.crops > 1000
 
