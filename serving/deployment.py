@@ -1,6 +1,6 @@
 """The attribution API as a Ray Serve application, and the service `storelens serve` runs.
 
-`api_application(config, secret)` is the Serve application: one deployment, `api`, whose
+`api_application(config)` is the Serve application: one deployment, `api`, whose
 replicas each build the FastAPI app (`create_app`) on their own connection to the database and
 run the service's housekeeping beside it — the webhook dispatcher (claims are exclusive, so any
 number of replicas may drain the outbox) and, when a retention period is set, retention. The
@@ -102,7 +102,7 @@ def build_api() -> FastAPI:
     return app
 
 
-def api_application(config: ServeConfig, secret: str):  # -> ray.serve.Application
+def api_application(config: ServeConfig):  # -> ray.serve.Application
     from ray import serve
 
     from storelens.settings import worker_env
@@ -126,16 +126,6 @@ def api_application(config: ServeConfig, secret: str):  # -> ray.serve.Applicati
 DETECTOR_APP, MANAGER_APP = "storelens-detector", "storelens-manager"
 
 
-def live_env(config: ServeConfig, secret: str) -> dict[str, str]:
-    """What the manager and the store workers get through `runtime_env`. Never the secret:
-    Ray logs runtime environments; the secret reaches Ray's processes only through the
-    environment they inherit (`start_service` sets it before a local Ray starts; a cluster's
-    nodes have it in the environment of `ray start`)."""
-    from storelens.settings import worker_env
-
-    return dict(worker_env())
-
-
 def detector_app(config: ServeConfig, user_config: dict | None = None):  # -> serve.Application
     """The detector application; `serve.run` it again with a `user_config` (`{"model": ref}`)
     to swap the model of the running replicas in place."""
@@ -146,12 +136,17 @@ def detector_app(config: ServeConfig, user_config: dict | None = None):  # -> se
     return detector_application(**config.detector.model_dump(), user_config=user_config)
 
 
-def manager_app(config: ServeConfig, secret: str):  # -> ray.serve.Application
+def manager_app(config: ServeConfig):  # -> ray.serve.Application
     from ray import serve
 
     from storelens.serving.manager import StoreManager
+    from storelens.settings import worker_env
 
-    env = live_env(config, secret)
+    # what the manager and the store workers get through `runtime_env`. Never the secret: Ray
+    # logs runtime environments; the secret reaches Ray's processes only through the
+    # environment they inherit (`start_service` sets it before a local Ray starts; a
+    # cluster's nodes have it in the environment of `ray start`)
+    env = dict(worker_env())
     return (
         serve.deployment(StoreManager)
         .options(
@@ -252,10 +247,10 @@ def start_service(config: ServeConfig, secret: str, *, quiet: bool = False) -> s
         logging_config={"enable_access_log": False},
     )
     config = resolved(config)
-    serve.run(api_application(config, secret), name=APP_NAME, route_prefix="/")
+    serve.run(api_application(config), name=APP_NAME, route_prefix="/")
     if config.detector is not None:
         serve.run(detector_app(config), name=DETECTOR_APP, route_prefix=None)
-        serve.run(manager_app(config, secret), name=MANAGER_APP, route_prefix=None)
+        serve.run(manager_app(config), name=MANAGER_APP, route_prefix=None)
     base = f"http://{config.host}:{config.port}"
     wait_ready(base)
     return base

@@ -28,11 +28,8 @@ import asyncio
 import copy
 import hashlib
 import json
-import statistics
-import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +40,7 @@ from ray import serve
 
 from storelens.inference.loading import REGISTRY_SCHEMES, SHIPPED
 from storelens.inference.onnx_detector import ModelLoadError, OnnxDetector
-from storelens.serving.letterbox import Letterboxed, letterbox
+from storelens.serving.letterbox import Letterboxed
 
 USER_CONFIG_KEYS = ("model", "conf", "iou", "max_batch_size", "batch_wait_timeout_s")
 DEFAULT_MAX_BATCH_SIZE = 8
@@ -269,57 +266,3 @@ def _code_version(init: dict[str, Any], options: dict[str, Any]) -> str:
 
     text = json.dumps([__version__, init, options], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-# --- benchmark -------------------------------------------------------------------------------
-
-
-def benchmark_frames(n: int, imgsz: int = 320) -> list[Letterboxed]:
-    """`n` letterboxed real photos (the two ultralytics ships, alternating)."""
-    import importlib.util
-
-    import cv2
-
-    spec = importlib.util.find_spec("ultralytics")
-    assert spec is not None and spec.origin is not None
-    assets = Path(spec.origin).parent / "assets"
-    photos = [cv2.imread(str(assets / name)) for name in ("bus.jpg", "zidane.jpg")]
-    return [letterbox(photos[i % len(photos)], imgsz) for i in range(n)]
-
-
-def batch_sweep(
-    sizes: Sequence[int] = (1, 2, 4, 8),
-    n: int = 64,
-    *,
-    model: str = SHIPPED,
-    imgsz: int = 320,
-    threads: int = 1,
-    repeats: int = 5,
-) -> list[dict[str, float]]:
-    """Latency per batch and frames/s per batch size on a local `OnnxDetector` (no Serve):
-    `n` frames in batches of each size, after a warm-up; medians over `repeats` runs."""
-    detector = OnnxDetector(model, imgsz=imgsz, threads=threads)
-    tensors = np.stack([f.tensor for f in benchmark_frames(n, imgsz)])
-    rows = []
-    for size in sizes:
-        batches = [tensors[i : i + size] for i in range(0, n, size)]
-        detector.detect_letterboxed(batches[0])  # warm-up
-        per_batch, per_run = [], []
-        for _ in range(repeats):
-            latencies = []
-            for batch in batches:
-                start = time.perf_counter()
-                detector.detect_letterboxed(batch)
-                latencies.append(time.perf_counter() - start)
-            per_batch.append(statistics.median(latencies))
-            per_run.append(sum(latencies))
-        batch_s, run_s = statistics.median(per_batch), statistics.median(per_run)
-        rows.append(
-            {
-                "batch_size": size,
-                "batch_ms": round(batch_s * 1000, 2),
-                "ms_per_frame": round(batch_s * 1000 / size, 2),
-                "frames_per_s": round(n / run_s, 1),
-            }
-        )
-    return rows

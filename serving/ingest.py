@@ -255,6 +255,11 @@ class StreamReader:
             self._out_times.append(time.time())
             return self._slot
 
+    @property
+    def state(self) -> str:
+        """`starting`, `streaming`, `reconnecting` or `stopped`: the cheap part of `health()`."""
+        return self._state
+
     def health(self) -> StreamHealth:
         now = time.time()
         with self._lock:

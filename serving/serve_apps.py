@@ -70,7 +70,8 @@ def cluster_secret() -> str:
 def api(args: AppArgs | dict[str, Any]) -> Application:
     """The `storelens` application: the attribution API (`deployment.api_application`)."""
     config = _config(args)
-    return api_application(config, cluster_secret())
+    cluster_secret()  # fails early, naming what to set, where the cluster lacks the secret
+    return api_application(config)
 
 
 def detector(args: AppArgs | dict[str, Any]) -> Application:
@@ -81,4 +82,5 @@ def detector(args: AppArgs | dict[str, Any]) -> Application:
 def manager(args: AppArgs | dict[str, Any]) -> Application:
     """The `storelens-manager` application (`deployment.manager_app`)."""
     config = _live_config(args, "manager")
-    return manager_app(config, cluster_secret())
+    cluster_secret()  # as above: the workers it starts need the secret in their environment
+    return manager_app(config)

@@ -67,7 +67,7 @@ HISTORY_S = 24 * 3600.0  # what a restarted worker reads back (the late-data hor
 INPUT_OVERLAP_S = 30.0  # inputs re-read behind the cursor each round
 
 
-DetectFn = Callable[[Letterboxed], Any]  # -> DetectedBoxes, or the Serve detector's DetectorAnswer
+DetectFn = Callable[[Letterboxed], DetectedBoxes]  # `worker.local_detect` / `serve_detect`
 
 
 @dataclass
@@ -182,6 +182,9 @@ class StoreRuntime:
         for camera in sorted((set(self.readers) - set(cameras)) | changed):
             self.readers.pop(camera).stop()  # removed, or re-registered with another URI
         clock = self.settings.clock
+        # sample_fps counts frames per second of the store's clock; a replay at `scale` x real
+        # time has 1 / scale stream seconds per store second
+        per_stream_s = self.settings.sample_fps * (clock.scale if clock.kind == "stream" else 1.0)
         for camera in sorted(set(cameras) - set(self.readers)):
             uri = uris[camera]
             if uri is None:
@@ -190,11 +193,6 @@ class StoreRuntime:
                 StreamClock(clock.origin_t, clock.scale)
                 if clock.kind == "stream"
                 else ArrivalClock()
-            )
-            # sample_fps counts frames per second of the store's clock; a replay at `scale` x
-            # real time has 1 / scale stream seconds per store second
-            per_stream_s = self.settings.sample_fps * (
-                clock.scale if clock.kind == "stream" else 1.0
             )
             try:
                 reader = StreamReader(camera, uri, sample_fps=per_stream_s, clock=stamp)
@@ -281,7 +279,7 @@ class StoreRuntime:
                 log.info("camera %s: frame dropped (%s)", camera, redact_text(str(err))[:200])
                 continue
             frames.append(frame)
-            boxes.append(_as_boxes(answer))
+            boxes.append(answer)
         if not frames:
             return False
         self.model_version = boxes[-1].model_version or self.model_version
@@ -300,7 +298,7 @@ class StoreRuntime:
         streaming = [
             self.last_t[c]
             for c, r in self.readers.items()
-            if c in self.last_t and r.health().state == "streaming"
+            if c in self.last_t and r.state == "streaming"
         ]
         if streaming:
             return min(streaming)
@@ -410,9 +408,7 @@ class StoreRuntime:
             ]
             if all(done) or self.clock_t >= end:
                 return True
-        return not self.in_flight and all(
-            r.health().state == "stopped" for r in self.readers.values()
-        )
+        return not self.in_flight and all(r.state == "stopped" for r in self.readers.values())
 
     def _finish(self) -> None:
         """The recording is over: release what the feed still holds, attribute, save."""
@@ -467,15 +463,3 @@ def _percentiles(seconds: deque[float]) -> dict[str, float | None]:
         "p99": float(np.percentile(values, 99)),
         "n": len(values),
     }
-
-
-def _as_boxes(answer: Any) -> DetectedBoxes:
-    """The Serve detector's `DetectorAnswer` (or a local `DetectedBoxes`) as `DetectedBoxes`."""
-    if isinstance(answer, DetectedBoxes):
-        return answer
-    return DetectedBoxes(
-        np.asarray(answer.xyxy, np.float64).reshape(-1, 4),
-        np.asarray(answer.confidence, np.float64).reshape(-1),
-        np.asarray(answer.class_id, np.int64).reshape(-1),
-        str(answer.model_version or ""),
-    )

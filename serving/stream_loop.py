@@ -58,7 +58,7 @@ class StreamLoop:
         return all(self._finished(c) for c in self.readers)
 
     def _finished(self, camera: str) -> bool:
-        if camera in self.restarted or self.readers[camera].health().state == "stopped":
+        if camera in self.restarted or self.readers[camera].state == "stopped":
             return True
         return self.last_t[camera] >= self.end_t.get(camera, math.inf)
 
@@ -67,7 +67,7 @@ class StreamLoop:
         frames = []
         for camera, reader in self.readers.items():
             if self._finished(camera):
-                if reader.health().state != "stopped":
+                if reader.state != "stopped":
                     reader.stop(timeout_s=0.5)  # a finished replay is not read again
                 continue
             f = reader.latest()

@@ -8,7 +8,8 @@
   count is sustained when at least 95 % of its frames are processed;
 - **latency** from each frame's decode to its tracks (p50 / p99) at each count;
 - **memory**: the process's resident memory at each count (its growth per camera);
-- **detector batch size** against latency and throughput (`detector_service.batch_sweep`).
+- **detector batch size** against latency and throughput (`batch_sweep`, a local
+  `OnnxDetector` without Serve).
 
 Each figure is the median of `repeats` passes after a warm-up, with the spread over passes.
 """
@@ -18,10 +19,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from storelens.inference.loading import SHIPPED
+from storelens.inference.onnx_detector import OnnxDetector
+from storelens.serving.letterbox import Letterboxed, letterbox
 
 
 def _rss_mib() -> float:
@@ -66,9 +73,6 @@ def measure(
     imgsz: int = 320,
 ) -> dict:
     """Every figure of the module docstring; `videos` are cycled to make up `cameras` streams."""
-    from storelens.inference.onnx_detector import OnnxDetector
-    from storelens.serving.detector_service import batch_sweep
-
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
     detector = OnnxDetector("shipped", imgsz=imgsz, threads=1)
@@ -88,6 +92,57 @@ def measure(
         }
     out["batch_sweep"] = batch_sweep(imgsz=imgsz, threads=1)
     return out
+
+
+def benchmark_frames(n: int, imgsz: int = 320) -> list[Letterboxed]:
+    """`n` letterboxed real photos (the two ultralytics ships, alternating)."""
+    import importlib.util
+
+    import cv2
+
+    spec = importlib.util.find_spec("ultralytics")
+    assert spec is not None and spec.origin is not None
+    assets = Path(spec.origin).parent / "assets"
+    photos = [cv2.imread(str(assets / name)) for name in ("bus.jpg", "zidane.jpg")]
+    return [letterbox(photos[i % len(photos)], imgsz) for i in range(n)]
+
+
+def batch_sweep(
+    sizes: Sequence[int] = (1, 2, 4, 8),
+    n: int = 64,
+    *,
+    model: str = SHIPPED,
+    imgsz: int = 320,
+    threads: int = 1,
+    repeats: int = 5,
+) -> list[dict[str, float]]:
+    """Latency per batch and frames/s per batch size on a local `OnnxDetector` (no Serve):
+    `n` frames in batches of each size, after a warm-up; medians over `repeats` runs."""
+    detector = OnnxDetector(model, imgsz=imgsz, threads=threads)
+    tensors = np.stack([f.tensor for f in benchmark_frames(n, imgsz)])
+    rows = []
+    for size in sizes:
+        batches = [tensors[i : i + size] for i in range(0, n, size)]
+        detector.detect_letterboxed(batches[0])  # warm-up
+        per_batch, per_run = [], []
+        for _ in range(repeats):
+            latencies = []
+            for batch in batches:
+                start = time.perf_counter()
+                detector.detect_letterboxed(batch)
+                latencies.append(time.perf_counter() - start)
+            per_batch.append(statistics.median(latencies))
+            per_run.append(sum(latencies))
+        batch_s, run_s = statistics.median(per_batch), statistics.median(per_run)
+        rows.append(
+            {
+                "batch_size": size,
+                "batch_ms": round(batch_s * 1000, 2),
+                "ms_per_frame": round(batch_s * 1000 / size, 2),
+                "frames_per_s": round(n / run_s, 1),
+            }
+        )
+    return rows
 
 
 def main() -> None:

@@ -28,7 +28,6 @@ from storelens.storage.cameras import redact_text
 log = logging.getLogger(__name__)
 NAMESPACE = "storelens"
 WORKER_PREFIX = "store-worker:"
-CONFIG_ENV = "STORELENS_SERVE_CONFIG"
 
 
 def worker_name(store_id: str) -> str:
@@ -36,13 +35,17 @@ def worker_name(store_id: str) -> str:
 
 
 def serve_detect(app_name: str, deployment: str = "detector"):  # type: ignore[no-untyped-def]
-    """A detect function that sends one letterboxed frame to the Serve detector deployment."""
+    """A detect function that sends one letterboxed frame to the Serve detector deployment
+    and gives its answer as `DetectedBoxes`, like `local_detect`."""
     from ray import serve
+
+    from storelens.serving.frame_steps import DetectedBoxes
 
     handle = serve.get_deployment_handle(deployment, app_name=app_name)
 
     def detect(boxed):  # type: ignore[no-untyped-def]
-        return handle.remote(boxed).result(timeout_s=60)
+        a = handle.remote(boxed).result(timeout_s=60)
+        return DetectedBoxes(a.xyxy, a.confidence, a.class_id, str(a.model_version or ""))
 
     return detect
 

@@ -25,11 +25,12 @@ import json
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from storelens.evaluation.bench.rows import BenchRow
+from storelens.evaluation.bench.rows import BenchRow, Timing
 
 SECONDS = 10.0
 REPEATS = 3
@@ -53,9 +54,9 @@ def _demo_videos() -> list[Path]:
     return sorted((sim.out_dir / "cameras").glob("*/video.mp4"))
 
 
-def _spread(values: list[float]) -> tuple[float, float, float]:
+def _spread(values: list[float]) -> Timing:
     arr = np.asarray(values, float)
-    return float(np.median(arr)), float(arr.min()), float(arr.max())
+    return Timing(float(np.median(arr)), float(arr.min()), float(arr.max()), len(arr))
 
 
 def _per_core_rows(result: dict) -> list[BenchRow]:
@@ -64,24 +65,17 @@ def _per_core_rows(result: dict) -> list[BenchRow]:
     sustained = 0
     for n, got in sorted(result["by_cameras"].items(), key=lambda kv: int(kv[0])):
         n = int(n)
-        med, lo, hi = _spread(got["frames_per_s"])
-        if med >= 0.95 * n * SOURCE_FPS:
+        rate = _spread(got["frames_per_s"])
+        if rate.median >= 0.95 * n * SOURCE_FPS:
             sustained = max(sustained, n)
         size = f"{n} cameras x 10 fps, 320 px, {REPEATS} x {SECONDS:g} s"
-        rows.append(
-            BenchRow(
-                "serving", "camera-frames / s on one core", impl, size, med, "frames / s", lo, hi
-            )
-        )
+        row = partial(BenchRow.timed, "serving", implementation=impl, size=size)
+        rows.append(row(operation="camera-frames / s on one core", timing=rate, unit="frames / s"))
         for q in ("p50", "p99"):
-            med, lo, hi = _spread(got[f"latency_{q}_ms"])
-            rows.append(
-                BenchRow("serving", f"decode → tracks latency {q}", impl, size, med, "ms", lo, hi)
-            )
-        med, lo, hi = _spread(got["rss_mib"])
-        rows.append(
-            BenchRow("serving", "resident memory of the process", impl, size, med, "MiB", lo, hi)
-        )
+            latency = _spread(got[f"latency_{q}_ms"])
+            rows.append(row(operation=f"decode → tracks latency {q}", timing=latency, unit="ms"))
+        memory = _spread(got["rss_mib"])
+        rows.append(row(operation="resident memory of the process", timing=memory, unit="MiB"))
     counts = sorted(result["by_cameras"], key=int)
     rss = [float(np.median(result["by_cameras"][n]["rss_mib"])) for n in counts]
     slope = np.polyfit([int(n) for n in counts], rss, 1)[0]

@@ -194,14 +194,14 @@ def run_live_demo(
     )
     secret = secrets.token_hex(32)
     server = None
-    started = False
+    service_up = False
     try:
         if problem is None:
             server = RtspServer({c: recording.video(c) for c in cameras}, rate=rate).start()
             uris = {c: server.url(c) for c in cameras}
         else:
             uris = {c: recording.video(c).resolve().as_uri() for c in cameras}
-        started = True  # from here on Ray may be up, even if start_service fails half-way
+        service_up = True  # from here on Ray may be up, even if start_service fails half-way
         base = start_service(config, secret, quiet=quiet)
         db = Database(config.database_url)
         _, key = create_key(db, secret=secret, store_id=None, label="demo")
@@ -286,7 +286,7 @@ def run_live_demo(
         return result
     finally:
         try:
-            if started:
+            if service_up:
                 stop_service()
         finally:
             if server is not None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import threading
 import time
 import uuid
@@ -21,6 +20,7 @@ import pytest
 
 from storelens.inference.onnx_detector import ModelLoadError, OnnxDetector
 from storelens.serving.letterbox import letterbox
+from storelens.serving.rtsp_server import free_port
 
 SIZE = 320
 BATCH = 8
@@ -30,12 +30,6 @@ RAY_ENV = {
     "YOLO_OFFLINE": "1",
     "YOLO_AUTOINSTALL": "0",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def perturbed_copy(path) -> str:
@@ -197,6 +191,7 @@ def test_model_swap_under_load_fails_no_request(service):
     serve.run(app, name=service["name"], route_prefix=None)
     answers = [r.result(timeout_s=60) for r in [handle.remote(f) for f in frames]]
     assert all(a.model_version == new for a in answers)
+    assert sum(len(a.confidence) for a in answers) > 0
     assert all((a.confidence > 0.3).all() for a in answers)
     stats = handle.stats.remote().result(timeout_s=30)
     assert stats["model_version"] == new and stats["conf"] == 0.3

@@ -27,7 +27,13 @@ from typer.testing import CliRunner
 
 from storelens.cli import app as cli
 from storelens.serving.config import DetectorSettings, ServeConfig
-from storelens.serving.deployment import APP_NAME, DETECTOR_APP, MANAGER_APP, serve_config
+from storelens.serving.deployment import (
+    APP_NAME,
+    DETECTOR_APP,
+    MANAGER_APP,
+    serve_config,
+    wait_ready,
+)
 
 BIN = Path(sys.executable).parent
 SECRET = secrets.token_hex(20)  # 40 characters, random: "not in the file" means something
@@ -231,19 +237,11 @@ def test_deployed_from_the_emitted_config_on_a_running_cluster(tmp_path):
         )
         assert deployed.returncode == 0, deployed.stdout[-2000:] + deployed.stderr[-3000:]
         base = f"http://127.0.0.1:{http_port}"
-        deadline, last = time.monotonic() + 90, "no answer"
-        while time.monotonic() < deadline:  # the CLI has exited: the cluster serves on its own
-            try:
-                ready = httpx.get(f"{base}/readyz", timeout=2)
-                if ready.status_code == 200:
-                    break
-                last = f"HTTP {ready.status_code} {ready.text[:200]}"
-            except httpx.HTTPError as err:
-                last = type(err).__name__
-            time.sleep(0.5)
-        else:
-            raise AssertionError(f"/readyz: {last}\n" + "".join(cluster.output[-30:]))
-        assert ready.json()["status"] == "ready"
+        try:  # the CLI has exited: the cluster serves on its own
+            wait_ready(base, timeout_s=90)
+        except TimeoutError as err:
+            raise AssertionError(f"{err}\n" + "".join(cluster.output[-30:])) from None
+        assert httpx.get(f"{base}/readyz", timeout=5).json()["status"] == "ready"
 
         db = Database(url)
         _, key = create_key(db, secret=SECRET, store_id=STORE)

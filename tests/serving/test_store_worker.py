@@ -30,10 +30,12 @@ from storelens.storage.tables import SessionRow, ShelfEventRow
 
 pytestmark = pytest.mark.slow
 SECRET = "w" * 40
-RATE = 2.0  # the recording replayed at twice real time
 
 
-def _store_settings(sim: Path, offset: float, bundle: Path) -> tuple[str, StoreSettings]:
+def _store_settings(
+    sim: Path, offset: float, bundle: Path, scale: float = 1.0
+) -> tuple[str, StoreSettings]:
+    """The store of `sim` replayed at `scale` x real time, its clock shifted by `offset`."""
     from storelens.cli.live import truth_bundle
 
     truth_bundle(sim, bundle)
@@ -45,7 +47,7 @@ def _store_settings(sim: Path, offset: float, bundle: Path) -> tuple[str, StoreS
     return store_id, StoreSettings(
         layout=sim / "store.yaml",
         sample_fps=5.0,
-        clock=ClockSettings(kind="stream", origin_t=origin + offset, scale=RATE),
+        clock=ClockSettings(kind="stream", origin_t=origin + offset, scale=scale),
         truth=bundle,
         truth_offset_s=offset,
         end_t=end + offset,
@@ -62,6 +64,20 @@ def _register_files(db: Database, store_id: str, sim: Path) -> None:
             camera_id=camera,
             stream_uri=recording.video(camera).resolve().as_uri(),
         )
+
+
+def _live_store(sim: Path, tmp_path: Path) -> tuple[str, Database, float, str, StoreSettings]:
+    """A migrated SQLite store with `sim`'s cameras registered, its recording shifted to now:
+    (url, db, offset, store id, settings)."""
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    db = Database(url)
+    db.migrate()
+    recording = StoreRecording(sim)
+    origin = min(float(recording.frame_times(c)[0][0]) for c in recording.camera_ids)
+    offset = float(np.floor(time.time() - origin))
+    store_id, settings = _store_settings(sim, offset, tmp_path / "truth")
+    _register_files(db, store_id, sim)
+    return url, db, offset, store_id, settings
 
 
 def _runtime(db: Database, store_id: str, settings: StoreSettings, tmp_path: Path):  # type: ignore[no-untyped-def]
@@ -124,14 +140,7 @@ def _check_store(db: Database, store_id: str, sim: Path) -> None:
 def test_runtime_streams_a_store_into_storage(live_sim, tmp_path):
     """In-process: two camera files through the real ingest, detector and tracker; POS posted
     as the clock passes them; baskets right, health reported, tracks written."""
-    db = Database(f"sqlite:///{tmp_path / 'live.db'}")
-    db.migrate()
-    offset = float(np.floor(time.time() - 1795600800))
-    store_id, settings = _store_settings(live_sim, offset, tmp_path / "truth")
-    settings = settings.model_copy(
-        update={"clock": settings.clock.model_copy(update={"scale": 1.0})}
-    )
-    _register_files(db, store_id, live_sim)
+    _, db, offset, store_id, settings = _live_store(live_sim, tmp_path)
     # a camera the API accepts but no reader can open: said in its health, the others go on
     register_camera(db, SECRET, store_id=store_id, camera_id="ghost", stream_uri="sim://demo/g")
     pos = [p.model_copy(update={"t": p.t + offset}) for p in read_truth(live_sim)["pos.jsonl"]]
@@ -187,19 +196,11 @@ def ray_local():
 def test_worker_killed_resumes_from_its_checkpoint(live_sim, tmp_path, ray_local):
     """The detached Ray actor is killed with SIGKILL mid-recording; Ray restarts it, it resumes
     from its checkpoint, and storage ends with every event once and every basket right."""
-    from storelens.serving.deployment import live_env
     from storelens.serving.worker import running_workers, start_worker, stop_worker
+    from storelens.settings import worker_env
 
     ray = ray_local
-    url = f"sqlite:///{tmp_path / 'live.db'}"
-    db = Database(url)
-    db.migrate()
-    offset = float(np.floor(time.time() - 1795600800))
-    store_id, settings = _store_settings(live_sim, offset, tmp_path / "truth")
-    settings = settings.model_copy(
-        update={"clock": settings.clock.model_copy(update={"scale": 1.0})}
-    )
-    _register_files(db, store_id, live_sim)
+    url, db, offset, store_id, settings = _live_store(live_sim, tmp_path)
     config = ServeConfig(
         database_url=url,
         detector=DetectorSettings(),
@@ -207,7 +208,7 @@ def test_worker_killed_resumes_from_its_checkpoint(live_sim, tmp_path, ray_local
         state_dir=tmp_path / "state",
     )
     pos = [p.model_copy(update={"t": p.t + offset}) for p in read_truth(live_sim)["pos.jsonl"]]
-    worker = start_worker(config, store_id, live_env(config, SECRET), None)
+    worker = start_worker(config, store_id, dict(worker_env()), None)
     first_pid = ray.get(worker.pid.remote(), timeout=120)
     checkpoint = tmp_path / "state" / store_id / "checkpoint.npz"
     deadline = time.monotonic() + 120
