@@ -7,16 +7,20 @@ or a weights file / `models:/NAME@alias`), or — `detections="ground-truth-nois
 run's ground truth degraded like a real detector's (`synthetic_detections`), in which case no
 video is decoded. With `keypoints="ground-truth-noisy"` every person detection also gets the
 skeleton a pose model would give it (the true keypoints through the noise fitted to the shipped
-pose model: `keypoint_source`), and the pipeline links each track's wrists into hands. Each
-stage writes its output under OUT_DIR:
+pose model: `keypoint_source`), and the pipeline links each track's wrists into hands. With
+hands and a calibrated store (`RUN_DIR/store.yaml`) the pipeline also finds shelf events
+(`tracking.events`): the videos are decoded for the facings' appearance even when the
+detections are noisy ground truth. Each stage writes its output under OUT_DIR:
 
     run.json                what ran: source, model, tracker config and its hash, steps, seconds
     detections/<cam>.txt    every detection (MOTChallenge det format)
     tracks/<cam>.txt        every confirmed track box (MOTChallenge results format)
     keypoints/<cam>.txt     each track's skeleton per frame (`formats.keypoints`, with scores)
     hands/<cam>.csv         each track's hands per frame (`HANDS_HEADER`)
+    events.jsonl            the shelf events (core `ObservedShelfEvent` records), in the order
+                            they were decided
 
-Later stages add `events.jsonl`, `sessions.jsonl`, `baskets.jsonl`.
+Later stages add `sessions.jsonl`, `baskets.jsonl`.
 """
 
 from __future__ import annotations
@@ -40,7 +44,10 @@ from storelens.evaluation.mot_runner import detections_by_frame, instants, mot_t
 from storelens.evaluation.synthetic_detections import noisy_detections
 from storelens.frames import FrameBatch
 from storelens.inference.loading import SHIPPED, model_ref
+from storelens.layout import StoreLayout
+from storelens.records import ObservedShelfEvent
 from storelens.tracking.config import TrackerConfig
+from storelens.tracking.events import EventConfig, ShelfEventStage
 from storelens.tracking.hands import HandObservations
 from storelens.tracking.pipeline import FrameDetector, PipelineOutput, StorePipeline
 from storelens.tracking.tracker import StoreTracker
@@ -69,6 +76,7 @@ def run_store(
     keypoints: KeypointSource = "none",
     model: str | Path = SHIPPED,
     tracker_config: TrackerConfig | None = None,
+    event_config: EventConfig | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> RunSummary:
@@ -99,6 +107,13 @@ def run_store(
     if keypoints == "ground-truth-noisy":
         steps = with_noisy_keypoints(recording, steps, seed, pipeline.detector)
         source += " + noisy keypoints"
+    store_yaml = Path(run_dir) / "store.yaml"
+    if keypoints != "none" and store_yaml.is_file():
+        layout = StoreLayout.from_yaml(store_yaml)
+        geometries = {c.camera_id: c.geometry() for c in layout.cameras if c.camera_id in cameras}
+        pipeline.events = ShelfEventStage(layout, geometries, config=event_config)
+        if detections != "model":
+            steps = with_images(recording, steps)
 
     n_steps = len(np.unique(np.concatenate([times[c][1] for c in cameras])))
     all_dets, all_tracks = [], []
@@ -109,7 +124,9 @@ def run_store(
         from rich.progress import track
 
         outputs = track(outputs, total=n_steps, description=f"pipeline ({source})", transient=True)
+    events: list[ObservedShelfEvent] = []
     for output in outputs:
+        events.extend(output.events)
         all_dets.append(_strip(output.detections))
         all_tracks.append(output.tracks)
         if keypoints != "none":
@@ -123,6 +140,9 @@ def run_store(
         write_mot(
             out / "tracks" / f"{camera}.txt", track_tables.get(camera, MotTable.empty()), "results"
         )
+    events.extend(pipeline.finish())
+    if pipeline.events is not None:
+        write_events(out / "events.jsonl", events)
     if keypoints != "none":
         for camera in cameras:
             write_keypoints(out / "keypoints" / f"{camera}.txt", skeletons[camera], scores=True)
@@ -138,6 +158,7 @@ def run_store(
                 "seed": seed,
                 "cameras": cameras,
                 "steps": pipeline.steps,
+                "events": len(events) if pipeline.events is not None else None,
                 "lookahead_s": pipeline.lookahead_s,
                 "tracker_config": config.model_dump(mode="json"),
                 "seconds": round(seconds, 2),
@@ -210,6 +231,41 @@ def noisy_steps(
         cameras, [times[c][0] for c in cameras], [times[c][1] for c in cameras]
     ):
         yield frames, Detections.concatenate([per_frame[i][f] for i, f in present])
+
+
+def with_images(
+    recording: StoreRecording, steps: Iterator[tuple[FrameBatch, Detections | None]]
+) -> Iterator[tuple[FrameBatch, Detections | None]]:
+    """The steps with each camera's decoded frame, read in step with them (each camera's video
+    holds its frames in the order `frame_times` lists them)."""
+    cameras = recording.camera_ids
+    captures = {c: cv2.VideoCapture(str(recording.video(c))) for c in cameras}
+    next_frame = dict.fromkeys(cameras, 0)
+    try:
+        for frames, dets in steps:
+            images = []
+            for camera, frame in zip(
+                frames.camera_id.tolist(), frames.frame_index.tolist(), strict=True
+            ):
+                cap = captures[camera]
+                while next_frame[camera] < frame:  # MOT frames count from 1; unlisted skipped
+                    ok, image = cap.read()
+                    if not ok:
+                        raise ValueError(
+                            f"{recording.video(camera)}: ends before frame {frame + 1}"
+                        )
+                    next_frame[camera] += 1
+                images.append(image)
+            yield replace(frames, images=images), dets
+    finally:
+        for cap in captures.values():
+            cap.release()
+
+
+def write_events(path: Path, events: list[ObservedShelfEvent]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(e.model_dump_json() + "\n" for e in events), encoding="utf-8")
+    return path
 
 
 def with_noisy_keypoints(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -89,6 +89,30 @@ class ShelfEvent(DerivedRecord):
     @property
     def camera_ids(self) -> list[str]:
         return [e.camera_id for e in self.evidence]
+
+
+class ObservedShelfEvent(ShelfEvent):
+    """A shelf event the pipeline found (`storelens.tracking.events`): besides the event, the
+    facing (`level`, `slot`), the hand, the interval the hand was in the facing
+    (`t_start`..`t_end`, `t` is its end), the facing's change score (None where no camera saw
+    it clear on both sides) and the stream time the answer was made (`decided_at`)."""
+
+    level: Annotated[int, Field(ge=0)]
+    slot: Annotated[int, Field(ge=0)]
+    hand: Literal["left", "right"]
+    t_start: float
+    t_end: float
+    change_score: float | None = None
+    decided_at: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ObservedShelfEvent:
+        if not self.t_start <= self.t_end <= self.decided_at:
+            raise ValueError(
+                f"t_start {self.t_start} <= t_end {self.t_end} <= decided_at "
+                f"{self.decided_at} does not hold"
+            )
+        return self
 
 
 class Session(DerivedRecord):

@@ -103,6 +103,11 @@ class EpisodeDetector:
             setattr(self, name, getattr(self, name)[order])
         return done
 
+    def open_since(self, facing: int) -> float:
+        """When the earliest hand now open in `facing` went in (inf when none is)."""
+        mine = self._facing == facing
+        return float(self._start[mine].min()) if mine.any() else float("inf")
+
     def finish(self) -> list[Episode]:
         """Close every open episode (the end of a run)."""
         done = self._episodes(np.ones(len(self._key), bool))

@@ -10,7 +10,10 @@ recorded or noisy ground truth), optional appearance embeddings, the multi-camer
 hands: where detections carry keypoints (`data["keypoints"]`, (N,17,3) `x, y, score`, from a
 pose model or noisy ground truth), each track gets its detection's skeleton and a `HandLinker`
 turns the wrists into hands of that track (`PipelineOutput.hands`, one `HandObservations` per
-camera). Shelf events, identities and sessions join as further stages. The offline runner
+camera); and shelf events, where an events stage is given (`events.ShelfEventStage`: hands in
+3-D, facing episodes, the facings' change in the frames' images → `PipelineOutput.events`;
+`finish()` decides the reaches still open at the end of a run). Identities and sessions join
+as further stages. The offline runner
 (`storelens run`), the notebooks, the demo and the serving worker all drive this one object,
 so what is evaluated is what is served.
 
@@ -38,7 +41,9 @@ import numpy as np
 
 from storelens.detections import PERSON, Detections
 from storelens.frames import FrameBatch
+from storelens.records import ObservedShelfEvent
 from storelens.tracking.checkpoint import load_checkpoint, save_checkpoint
+from storelens.tracking.events import ShelfEventStage
 from storelens.tracking.hands import HandLinker, HandObservations
 from storelens.tracking.tracker import StoreTracker
 
@@ -63,6 +68,7 @@ class PipelineOutput:
     detections: Detections  # every camera's detections at this step
     tracks: Detections  # confirmed tracks updated at this step (`tracker_id` set)
     hands: tuple[HandObservations, ...] = ()  # per camera of this step, where keypoints came
+    events: tuple[ObservedShelfEvent, ...] = ()  # shelf events decided at this step
 
 
 class StorePipeline:
@@ -75,17 +81,21 @@ class StorePipeline:
         detector: FrameDetector | None = None,
         embedder: Embedder | None = None,
         hands: HandLinker | None = None,
+        events: ShelfEventStage | None = None,
     ) -> None:
         self.tracker = tracker or StoreTracker()
         self.detector = detector
         self.embedder = embedder
         self.hands = hands if hands is not None else HandLinker()
+        self.events = events
         self.steps = 0
 
     @property
     def lookahead_s(self) -> float:
-        """Seconds after an instant until every stage's output about it is final."""
-        return TRACKER_LOOKAHEAD_S
+        """Seconds after an instant until every stage's output about it is final (the events
+        stage decides a reach at most `wait_s` after its hand left)."""
+        events = self.events.config.wait_s if self.events is not None else 0.0
+        return TRACKER_LOOKAHEAD_S + events
 
     def step(self, frames: FrameBatch, detections: Detections | None = None) -> PipelineOutput:
         """Advance every camera in `frames` by one frame.
@@ -115,14 +125,24 @@ class StorePipeline:
         if self.embedder is not None:
             detections = self._embed(frames, detections)
         tracks = self.tracker.update(detections, now=frames.now)
+        self._last_t = float(np.max(frames.timestamp))
         data = {**tracks.data, "frame_index": frames.frame_index[frames.rows_of(tracks.camera_id)]}
         hands: tuple[HandObservations, ...] = ()
         if "keypoints" in detections.data:
             data["keypoints"] = np.asarray(detections.data["keypoints"])[data["detection_index"]]
             hands = self._link_hands(frames, tracks, data)
         tracks = tracks.with_fields(data=data)
+        events: tuple[ObservedShelfEvent, ...] = ()
+        if self.events is not None:
+            events = tuple(self.events.update(self._last_t, frames, detections, tracks, hands))
         self.steps += 1
-        return PipelineOutput(detections, tracks, hands)
+        return PipelineOutput(detections, tracks, hands, events)
+
+    def finish(self) -> list[ObservedShelfEvent]:
+        """The end of a run: what every stage still holds back (the events of open reaches)."""
+        if self.events is None or self.steps == 0:
+            return []
+        return self.events.finish(self._last_t)
 
     def _link_hands(
         self, frames: FrameBatch, tracks: Detections, data: dict[str, np.ndarray]
