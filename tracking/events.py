@@ -20,9 +20,11 @@ Where frames carry images, a `ShelfChangeMonitor` samples every facing the camer
   No clear view within `wait_s` (or no images, or no camera that sees the facing): decided
   without it, with lower confidence.
 - **Pick or put-back**: a hand that picked an item within `hold_s` and has not put one back
-  holds it, so its next reach is a put-back of that item's SKU — on another facing too (a
-  misplaced put-back keeps the SKU it took); any other reach is a pick of the facing's
-  planogram SKU.
+  holds it. Its next reach at the facing it picked from is a put-back of that item when the
+  facing looks as it did before the pick (its change score between the view before the pick
+  and the view after this reach is below the threshold): a put-back restores the front spot a
+  pick emptied, a second pick empties another. Any other reach is a pick of the facing's
+  planogram SKU (a put-back at another facing is not yet told from a pick).
 - **Timing**: an event is reported at `decided_at`: `gap_s` + `merge_s` after the hand left
   at the earliest, later when it waits for a clear view. The event's time `t` is when the hand
   left the facing.
@@ -64,16 +66,28 @@ class EventConfig:
 
 @dataclass
 class Reach:
-    """Episodes of one facing that overlap in time: one reach (see the module docstring)."""
+    """Episodes close in time at one facing or its neighbours: one reach (see the module
+    docstring). `facing` is the facing decided on (the most changed one), once decided."""
 
-    facing: int
     t_start: float
     t_end: float
     episodes: list[Episode] = field(default_factory=list)
+    facing: int = -1
+
+    @property
+    def facings(self) -> list[int]:
+        return sorted({e.facing for e in self.episodes})
 
     def add(self, ep: Episode) -> None:
         self.episodes.append(ep)
         self.t_start, self.t_end = min(self.t_start, ep.t_start), max(self.t_end, ep.t_end)
+        self.facing = max(self.episodes, key=lambda e: e.instants).facing
+
+    def overlaps(self, ep: Episode, merge_s: float, neighbours: np.ndarray) -> bool:
+        """Close in time, at a facing beside (or at) one of this reach's: noisy hands of one
+        reach land in neighbouring facings, a two-handed reach spans them."""
+        near = ep.t_start <= self.t_end + merge_s and ep.t_end >= self.t_start - merge_s
+        return near and bool(neighbours[ep.facing, self.facings].any())
 
 
 @dataclass(frozen=True)
@@ -106,9 +120,16 @@ class ShelfEventStage:
         self.monitor = ShelfChangeMonitor(
             facing_regions(self.facings, self.geometries, layout), sample_s=self.config.sample_s
         )
+        f = self.facings
+        self.neighbours = (
+            (f.shelf_id[:, None] == f.shelf_id[None])
+            & (np.abs(f.level[:, None] - f.level[None]) <= 1)
+            & (np.abs(f.slot[:, None] - f.slot[None]) <= 1)
+        )  # (F,F): facings a reach's hands may stray between
         self.reaches: list[Reach] = []
         self.touches: list[Touch] = []
-        self._held: dict[int, tuple[str, float]] = {}  # hand key 2 * person + side → (SKU, t)
+        # hand key 2 * person + side → (SKU, when picked, facing, when the pick's reach began)
+        self._held: dict[int, tuple[str, float, int, float]] = {}
         # per camera: (t, frame, persons with hands seen) of its recent steps, for evidence
         self._frames: dict[str, deque] = {c: deque(maxlen=600) for c in self.geometries}
 
@@ -142,8 +163,14 @@ class ShelfEventStage:
         seen = [obs for obs in hands if obs.camera_id in self.geometries]
         points = locate_hands(seen, self.geometries, person_of, self.planes)
         ok = np.all(np.isfinite(points.xyz), axis=1)
-        closed = self.episodes.update(t, points.person_id[ok], points.side[ok], points.xyz[ok])
-        self._add(closed)
+        return self.update_points(t, points.person_id[ok], points.side[ok], points.xyz[ok])
+
+    def update_points(
+        self, t: float, person_id: np.ndarray, side: np.ndarray, xyz: np.ndarray
+    ) -> list[ObservedShelfEvent]:
+        """Advance to instant `t` with hands already in 3-D (what `update` does after
+        locating them; also for hands from elsewhere, e.g. true wrists)."""
+        self._add(self.episodes.update(t, person_id, side, xyz))
         return self._decide(t, final=False)
 
     def finish(self, t: float) -> list[ObservedShelfEvent]:
@@ -155,15 +182,11 @@ class ShelfEventStage:
         merge = self.config.merge_s
         for ep in sorted(closed, key=lambda e: e.t_start):  # the few episodes closing now
             for reach in self.reaches:
-                if (
-                    reach.facing == ep.facing
-                    and ep.t_start <= reach.t_end + merge
-                    and ep.t_end >= reach.t_start - merge
-                ):
+                if reach.overlaps(ep, merge, self.neighbours):
                     reach.add(ep)
                     break
             else:
-                self.reaches.append(Reach(ep.facing, ep.t_start, ep.t_end, [ep]))
+                self.reaches.append(Reach(ep.t_start, ep.t_end, [ep], ep.facing))
 
     # ------------------------------------------------------------------ deciding
     def _decide(self, t: float, final: bool) -> list[ObservedShelfEvent]:
@@ -174,50 +197,70 @@ class ShelfEventStage:
             if not final and t - reach.t_end < cfg.merge_s:
                 waiting.append(reach)
                 continue
-            until = min(
-                [r.t_start for r in self.reaches if r.facing == reach.facing and r is not reach
-                 and r.t_start > reach.t_end] + [self.episodes.open_since(reach.facing)]
-            )  # fmt: skip
-            score = self.monitor.change(reach.facing, reach.t_start, reach.t_end, until)
-            blocked_view = until < float("inf") and until <= t
+            scores = {}
+            for facing in reach.facings:
+                until = min(
+                    [r.t_start for r in self.reaches
+                     if r is not reach and facing in r.facings and r.t_start > reach.t_end]
+                    + [self.episodes.open_since(facing)]
+                )  # fmt: skip
+                score = self.monitor.change(facing, reach.t_start, reach.t_end, until)
+                if score is not None:
+                    scores[facing] = (score, until)
+                elif until <= t:  # the next reach came before a clear view: none will come
+                    scores.setdefault(facing, None)
+            known = {f: v for f, v in scores.items() if v is not None}
             if (
-                score is None
+                not known
                 and not final
-                and not blocked_view
                 and t - reach.t_end < cfg.wait_s
-                and self.monitor.sees(reach.facing)
+                and any(self.monitor.sees(f) and f not in scores for f in reach.facings)
             ):
                 waiting.append(reach)
                 continue
-            event = self._event(reach, score, t)
+            if known:
+                reach.facing = max(known, key=lambda f: known[f][0])
+                score, until = known[reach.facing]
+            else:
+                score, until = None, float("inf")
+            event = self._event(reach, score, t, until)
             if event is not None:
                 out.append(event)
         self.reaches = waiting
         return out
 
-    def _event(self, reach: Reach, score: float | None, now: float) -> ObservedShelfEvent | None:
+    def _event(
+        self, reach: Reach, score: float | None, now: float, until: float
+    ) -> ObservedShelfEvent | None:
         cfg = self.config
         if score is not None and score < cfg.change_threshold:
             self.touches.append(Touch(reach.facing, reach.t_start, reach.t_end, score))
             return None
+        f = self.facings
+        sku, kind = str(f.sku[reach.facing]), "pick"
         keys = [2 * e.person_id + e.side for e in reach.episodes]
         held = [
-            (self._held[k], k)
+            self._held[k]
             for k in keys
             if k in self._held and reach.t_start - self._held[k][1] <= cfg.hold_s
         ]
-        f = self.facings
-        if held:
-            (sku, _), key = max(held, key=lambda h: h[0][1])
-            kind = "put_back"
+        if held and score is not None:
+            held_sku, _, picked_from, pick_start = max(held, key=lambda h: h[1])
+            if picked_from == reach.facing:  # back where it came from: the facing is restored
+                restored = self.monitor.change(reach.facing, pick_start, reach.t_end, until)
+                if restored is not None and restored < cfg.change_threshold:
+                    sku, kind = held_sku, "put_back"
+        if kind == "put_back":
             for k in keys:
                 self._held.pop(k, None)
-        else:
-            sku, kind = str(f.sku[reach.facing]), "pick"
         lead = max(reach.episodes, key=lambda e: e.instants)
         if kind == "pick":
-            for k in {2 * lead.person_id + lead.side}:
-                self._held[k] = (sku, reach.t_end)
+            self._held[2 * lead.person_id + lead.side] = (
+                sku,
+                reach.t_end,
+                reach.facing,
+                reach.t_start,
+            )
         camera, track = self.linker.name_of(lead.person_id) or ("unknown", lead.person_id)
         confidence = 0.6 if score is None else float(min(1.0, 0.7 + score))
         return ObservedShelfEvent(

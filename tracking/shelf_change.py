@@ -172,7 +172,7 @@ class ShelfChangeMonitor:
         regions: dict[str, FacingRegions],
         sample_s: float = 0.5,
         history: int = 120,
-        clear_share: float = 0.9,
+        clear_share: float = 0.6,
     ) -> None:
         self.regions, self.sample_s, self.clear_share = regions, sample_s, clear_share
         self._samples: dict[str, deque] = {c: deque(maxlen=history) for c in regions}

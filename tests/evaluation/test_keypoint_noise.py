@@ -2,6 +2,8 @@
 on the rows it fitted, determinism and persistence, and `storelens run --keypoints
 ground-truth-noisy` giving tracks skeletons and hands."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -156,3 +158,16 @@ def test_storelens_run_gives_tracks_skeletons_and_hands(small_sim, tmp_path):
     shoulders = skeletons.keypoints[:, 5:7, :2].mean(axis=1)
     inside = np.abs(shoulders - centre) < tracks.tlwh[:, 2:] * 0.75
     assert inside[seen].all(axis=1).mean() > 0.8
+    # the shelf events it found: core records whose evidence frames its hands were seen in
+    from storelens.datasets.sim.writer import read_records
+    from storelens.evaluation.stage_eval import evaluate_run
+    from storelens.records import ObservedShelfEvent
+
+    events = read_records(out / "events.jsonl", ObservedShelfEvent)
+    assert json.loads((out / "run.json").read_text())["events"] == len(events)
+    for e in events:
+        assert e.t_start <= e.t <= e.decided_at
+        assert e.shopper_id.split(":")[0] in recording.camera_ids
+    evaluate_run(small_sim, out)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "events" in metrics or "events" in metrics.get("skipped", {})
