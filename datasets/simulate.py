@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -172,8 +174,12 @@ def simulate(
                 for job in jobs:
                     summaries.append(_render_camera(job, _ProgressSink(progress, tasks)))
             else:
-                # fork: workers inherit the loaded modules (no re-import of a notebook's __main__)
-                method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+                # fork: workers inherit the loaded modules (no re-import of a notebook's __main__);
+                # never from a process that already runs threads (a thread pool's lock or spin
+                # state copied into the child can hang it), where a fresh interpreter is safe
+                fork_safe = threading.active_count() == 1 and "ray" not in sys.modules
+                methods = multiprocessing.get_all_start_methods()
+                method = "fork" if fork_safe and "fork" in methods else "spawn"
                 ctx = multiprocessing.get_context(method)
                 with (
                     ctx.Manager() as manager,

@@ -147,12 +147,14 @@ class ShelfEventStage:
         for i, camera in enumerate(frames.camera_id.tolist()):  # per camera, never per box
             obs = next((o for o in hands if o.camera_id == camera), None)
             tracks_here, persons_here = person_of.get(camera, (np.zeros(0, int),) * 2)
-            with_hands = persons_here[np.isin(tracks_here, obs.track_id)] if obs else []
+            with_hands = (
+                set(persons_here[np.isin(tracks_here, obs.track_id)].tolist()) if obs else set()
+            )
             self._frames.setdefault(camera, deque(maxlen=600)).append(
                 (
                     float(frames.timestamp[i]),
                     int(frames.frame_index[i]),
-                    set(with_hands.tolist() if len(with_hands) else []),
+                    with_hands,
                 )
             )
             if frames.images is not None:
