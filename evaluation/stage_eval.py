@@ -123,7 +123,7 @@ def _score_events(run_dir: Path, out: Path, skipped: dict[str, str]) -> EventMet
     from storelens.datasets.sim.truth import read_truth
     from storelens.datasets.sim.writer import read_records
     from storelens.evaluation.event_metrics import score_events, track_shoppers
-    from storelens.records import ObservedShelfEvent
+    from storelens.records import ObservedShelfEvent, ShelfEvent
 
     if not (out / EVENTS_FILE).is_file():
         skipped["events"] = f"no {out / EVENTS_FILE}"
@@ -131,7 +131,10 @@ def _score_events(run_dir: Path, out: Path, skipped: dict[str, str]) -> EventMet
     if not (run_dir / EVENTS_FILE).is_file():
         skipped["events"] = f"{run_dir} has no ground-truth shelf events"
         return None
-    predicted = read_records(out / EVENTS_FILE, ObservedShelfEvent)
+    # the pipeline writes ObservedShelfEvents; plain ShelfEvents (from elsewhere) score alike
+    first = (out / EVENTS_FILE).read_text(encoding="utf-8").split("\n", 1)[0]
+    model = ObservedShelfEvent if '"decided_at"' in first else ShelfEvent
+    predicted = read_records(out / EVENTS_FILE, model)
     shopper_of = (
         track_shoppers(StoreRecording(run_dir), out / "tracks") if (out / "tracks").is_dir() else {}
     )

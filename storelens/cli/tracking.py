@@ -89,8 +89,8 @@ def run(
         _attribute(run_dir, out, attribution_config)
     else:
         console.print(
-            "[yellow]attribution[/]: skipped (the pipeline makes no shelf events or sessions "
-            "yet; `--events ground-truth` attributes the run's true ones)"
+            "[yellow]attribution[/]: skipped (the pipeline makes no sessions yet; "
+            "`--events ground-truth` attributes the run's true events and sessions)"
         )
 
 
