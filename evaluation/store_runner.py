@@ -38,6 +38,7 @@ import numpy as np
 from storelens.datasets.formats.keypoints import keypoint_rows, write_keypoints
 from storelens.datasets.formats.mot import MotTable, write_mot
 from storelens.datasets.recording import StoreRecording
+from storelens.datasets.sim.writer import write_records
 from storelens.detections import Detections
 from storelens.evaluation.keypoint_source import attach_keypoints, noisy_camera_keypoints
 from storelens.evaluation.mot_runner import detections_by_frame, instants, mot_tables
@@ -94,6 +95,10 @@ def run_store(
     times = {c: recording.frame_times(c) for c in cameras}
     started = time.perf_counter()
 
+    store_yaml = Path(run_dir) / "store.yaml"
+    layout = (
+        StoreLayout.from_yaml(store_yaml) if keypoints != "none" and store_yaml.is_file() else None
+    )
     if detections == "model":
         ref = model_ref(model)
         pipeline = StorePipeline(StoreTracker(config), detector=_detector(ref))
@@ -103,17 +108,20 @@ def run_store(
         ref = None
         pipeline = StorePipeline(StoreTracker(config))
         steps = noisy_steps(recording, seed, times)
+        if layout is not None:  # the events stage looks at the facings: decode the videos too
+            steps = (
+                (pictures, dets)
+                for (pictures, _), (_, dets) in zip(
+                    video_steps(recording, times), steps, strict=True
+                )
+            )
         source = f"ground truth + synthetic detector noise (seed {seed})"
     if keypoints == "ground-truth-noisy":
         steps = with_noisy_keypoints(recording, steps, seed, pipeline.detector)
         source += " + noisy keypoints"
-    store_yaml = Path(run_dir) / "store.yaml"
-    if keypoints != "none" and store_yaml.is_file():
-        layout = StoreLayout.from_yaml(store_yaml)
+    if layout is not None:
         geometries = {c.camera_id: c.geometry() for c in layout.cameras if c.camera_id in cameras}
         pipeline.events = ShelfEventStage(layout, geometries, config=event_config)
-        if detections != "model":
-            steps = with_images(recording, steps)
 
     n_steps = len(np.unique(np.concatenate([times[c][1] for c in cameras])))
     all_dets, all_tracks = [], []
@@ -142,7 +150,7 @@ def run_store(
         )
     events.extend(pipeline.finish())
     if pipeline.events is not None:
-        write_events(out / "events.jsonl", events)
+        write_records(out / "events.jsonl", events)
     if keypoints != "none":
         for camera in cameras:
             write_keypoints(out / "keypoints" / f"{camera}.txt", skeletons[camera], scores=True)
@@ -231,41 +239,6 @@ def noisy_steps(
         cameras, [times[c][0] for c in cameras], [times[c][1] for c in cameras]
     ):
         yield frames, Detections.concatenate([per_frame[i][f] for i, f in present])
-
-
-def with_images(
-    recording: StoreRecording, steps: Iterator[tuple[FrameBatch, Detections | None]]
-) -> Iterator[tuple[FrameBatch, Detections | None]]:
-    """The steps with each camera's decoded frame, read in step with them (each camera's video
-    holds its frames in the order `frame_times` lists them)."""
-    cameras = recording.camera_ids
-    captures = {c: cv2.VideoCapture(str(recording.video(c))) for c in cameras}
-    next_frame = dict.fromkeys(cameras, 0)
-    try:
-        for frames, dets in steps:
-            images = []
-            for camera, frame in zip(
-                frames.camera_id.tolist(), frames.frame_index.tolist(), strict=True
-            ):
-                cap = captures[camera]
-                while next_frame[camera] < frame:  # MOT frames count from 1; unlisted skipped
-                    ok, image = cap.read()
-                    if not ok:
-                        raise ValueError(
-                            f"{recording.video(camera)}: ends before frame {frame + 1}"
-                        )
-                    next_frame[camera] += 1
-                images.append(image)
-            yield replace(frames, images=images), dets
-    finally:
-        for cap in captures.values():
-            cap.release()
-
-
-def write_events(path: Path, events: list[ObservedShelfEvent]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(e.model_dump_json() + "\n" for e in events), encoding="utf-8")
-    return path
 
 
 def with_noisy_keypoints(

@@ -151,11 +151,7 @@ class ShelfEventStage:
                 set(persons_here[np.isin(tracks_here, obs.track_id)].tolist()) if obs else set()
             )
             self._frames.setdefault(camera, deque(maxlen=600)).append(
-                (
-                    float(frames.timestamp[i]),
-                    int(frames.frame_index[i]),
-                    with_hands,
-                )
+                (float(frames.timestamp[i]), int(frames.frame_index[i]), with_hands)
             )
             if frames.images is not None:
                 mine = (detections.camera_id == camera) & (detections.class_id == PERSON)
@@ -199,7 +195,8 @@ class ShelfEventStage:
             if not final and t - reach.t_end < cfg.merge_s:
                 waiting.append(reach)
                 continue
-            scores = {}
+            known: dict[int, tuple[float, float]] = {}  # facing → (change score, until)
+            hopeless = set()  # facings whose next reach came before any clear view
             for facing in reach.facings:
                 until = min(
                     [r.t_start for r in self.reaches
@@ -208,27 +205,26 @@ class ShelfEventStage:
                 )  # fmt: skip
                 score = self.monitor.change(facing, reach.t_start, reach.t_end, until)
                 if score is not None:
-                    scores[facing] = (score, until)
-                elif until <= t:  # the next reach came before a clear view: none will come
-                    scores.setdefault(facing, None)
-            known = {f: v for f, v in scores.items() if v is not None}
+                    known[facing] = (score, until)
+                elif until <= t:
+                    hopeless.add(facing)
             if (
                 not known
                 and not final
                 and t - reach.t_end < cfg.wait_s
-                and any(self.monitor.sees(f) and f not in scores for f in reach.facings)
+                and any(self.monitor.sees(f) and f not in hopeless for f in reach.facings)
             ):
                 waiting.append(reach)
                 continue
+            score, until = None, float("inf")
             if known:
                 reach.facing = max(known, key=lambda f: known[f][0])
                 score, until = known[reach.facing]
-            else:
-                score, until = None, float("inf")
             event = self._event(reach, score, t, until)
             if event is not None:
                 out.append(event)
         self.reaches = waiting
+        self._held = {k: h for k, h in self._held.items() if t - h[1] <= cfg.hold_s}
         return out
 
     def _event(

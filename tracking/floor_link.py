@@ -51,15 +51,16 @@ class FloorLinker:
         persons = tracks.class_id == PERSON
         cams = tracks.camera_id[persons]
         ids = tracks.tracker_id[persons].astype(np.int64)
+        names, which = np.unique(cams, return_inverse=True)
         floor = np.full((len(ids), 2), np.nan)
         feet = foot_points(tracks.xyxy[persons])
-        for camera in np.unique(cams).tolist():  # per camera, never per track
+        for camera in names.tolist():  # per camera, never per track
             mine = cams == camera
             geo = self.geometries.get(camera)
             if geo is not None:
                 floor[mine] = geo.image_to_floor(feet[mine])
-        key = np.array([self._index.get(c, len(self.cameras)) for c in np.unique(cams)], np.int64)
-        key = key[np.unique(cams, return_inverse=True)[1]] * STRIDE + ids if len(ids) else ids
+        index = np.array([self._index.get(c, len(self.cameras)) for c in names], np.int64)
+        key = index[which.ravel()] * STRIDE + ids
         pos = np.minimum(np.searchsorted(self._keys, key), max(len(self._keys) - 1, 0))
         found = (self._keys[pos] == key) if len(self._keys) else np.zeros(len(key), bool)
         known = np.where(found, self._persons[pos] if len(self._keys) else -1, -1)
@@ -81,7 +82,4 @@ class FloorLinker:
                 keys[order],
                 np.concatenate([self._persons, known[new]])[order],
             )
-        return {
-            camera: (ids[cams == camera], known[cams == camera])
-            for camera in np.unique(cams).tolist()
-        }
+        return {camera: (ids[cams == camera], known[cams == camera]) for camera in names.tolist()}

@@ -89,6 +89,7 @@ class StorePipeline:
         self.hands = hands if hands is not None else HandLinker()
         self.events = events
         self.steps = 0
+        self._last_t = 0.0  # the latest capture time stepped
 
     @property
     def lookahead_s(self) -> float:

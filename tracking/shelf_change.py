@@ -158,10 +158,9 @@ def normalised_change(a: np.ndarray, b: np.ndarray, visible: np.ndarray) -> floa
     if visible.sum() < 4:
         return float("nan")
     x, y = a[visible], b[visible]  # (V,3)
-    x = (x - x.mean(axis=0)) / (x.std(axis=0) + 4.0)  # +4: flat faces do not amplify noise
-    y = (y - y.mean(axis=0)) / (y.std(axis=0) + 4.0)
-    denom = np.sqrt((x**2).mean(axis=0) * (y**2).mean(axis=0)) + 1e-9
-    return float(1.0 - np.mean((x * y).mean(axis=0) / denom))
+    x, y = x - x.mean(axis=0), y - y.mean(axis=0)
+    ncc = (x * y).sum(axis=0) / (np.sqrt((x**2).sum(axis=0) * (y**2).sum(axis=0)) + 1e-9)
+    return float(1.0 - ncc.mean())
 
 
 class ShelfChangeMonitor:
@@ -192,9 +191,9 @@ class ShelfChangeMonitor:
         if t - self._last.get(camera_id, -np.inf) < self.sample_s - 1e-9:
             return
         self._last[camera_id] = t
-        looks = appearance(image, region.grid)
-        hidden = hidden_cells(region.grid, person_boxes)
-        self._samples[camera_id].append((t, looks, ~hidden))
+        visible = ~hidden_cells(region.grid, person_boxes)
+        clear = visible.mean(axis=(1, 2)) >= self.clear_share  # (K,) per facing
+        self._samples[camera_id].append((t, appearance(image, region.grid), visible, clear))
 
     def clear_samples(
         self, camera_id: str, facing: int
@@ -204,9 +203,9 @@ class ShelfChangeMonitor:
         if row is None:
             return []
         return [
-            (t, looks[row], vis[row])
-            for t, looks, vis in self._samples[camera_id]
-            if vis[row].mean() >= self.clear_share
+            (t, looks[row], visible[row])
+            for t, looks, visible, clear in self._samples[camera_id]
+            if clear[row]
         ]
 
     def change(

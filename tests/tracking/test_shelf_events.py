@@ -89,10 +89,12 @@ class _Shelf:
     def point(self, facing):
         return self.volumes.centres()[facing]
 
-    def run(self, until, image_at, hands_at):
+    def run(self, until, image_at, hands_at, camera_lost=(0.0, 0.0)):
+        """Every step to `until`; the shelf camera's frames in `camera_lost` never arrive."""
         events = []
         for t in np.arange(0.0, until, STEP):
-            self.stage.monitor.update(CAMERA, t, image_at(t), np.zeros((0, 4)))
+            if not camera_lost[0] <= t < camera_lost[1]:
+                self.stage.monitor.update(CAMERA, t, image_at(t), np.zeros((0, 4)))
             person, side, xyz = hands_at(t)
             events += self.stage.update_points(
                 t, np.asarray(person, int), np.asarray(side, int), np.asarray(xyz, float)
@@ -181,20 +183,12 @@ def test_a_hand_briefly_unseen_and_a_dropped_frame_give_one_event(shelf):
     def with_dropout(t):
         return ([], [], np.zeros((0, 3))) if 1.3 <= t < 1.5 else inside(t)
 
-    stage, frames = shelf.stage, []
-
-    def image_at(t):
-        frames.append(t)
-        return shelf.image if t < 1.0 else changed
-
-    events = []
-    for t in np.arange(0.0, 4.0, STEP):
-        if 1.9 <= t < 2.1:  # the shelf camera's frames are lost just after the reach
-            continue
-        stage.monitor.update(CAMERA, t, image_at(t), np.zeros((0, 4)))
-        person, side, xyz = with_dropout(t)
-        events += stage.update_points(t, np.asarray(person, int), np.asarray(side, int), xyz)
-    events += stage.finish(4.0)
+    events = shelf.run(
+        4.0,
+        lambda t: shelf.image if t < 1.0 else changed,
+        with_dropout,
+        camera_lost=(1.9, 2.1),  # the shelf camera's frames just after the reach
+    )
     assert len(events) == 1 and events[0].kind == "pick"
     assert events[0].t_start == pytest.approx(1.0) and events[0].t == pytest.approx(1.8)
 
