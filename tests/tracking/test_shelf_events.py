@@ -9,6 +9,7 @@ from storelens.datasets.recording import StoreRecording
 from storelens.facings import facing_volumes
 from storelens.layout import StoreLayout
 from storelens.tracking.events import EventConfig, ShelfEventStage
+from storelens.tracking.facing_changes import FacingChangeDetector
 from storelens.tracking.shelf_change import ShelfChangeMonitor, facing_regions
 
 CAMERA = "shelf-fruit"
@@ -211,3 +212,35 @@ def test_two_shoppers_at_one_shelf_give_two_events_with_their_own_shoppers(shelf
         (shelf.volumes.shelf_id[x], shelf.volumes.level[x], shelf.volumes.slot[x]) for x in (f, g)
     )
     assert len({e.shopper_id for e in events}) == 2
+
+
+def test_a_change_seen_twice_is_confirmed_a_passing_one_is_not_and_a_refill_restores(shelf_view):
+    layout, geometries, image = shelf_view
+    regions = facing_regions(facing_volumes(layout), geometries, layout)
+    region = regions[CAMERA]
+    detector = FacingChangeDetector(regions, threshold=0.3, sample_s=0.3)
+    row = int(np.argmax(region.area_px))
+    facing = int(region.facing[row])
+    emptied = _paint(image, region.corners[row])
+    x0, y0 = region.corners[row].min(axis=0) - 5
+    x1, y1 = region.corners[row].max(axis=0) + 5
+    person = np.array([[x0, y0, x1, y1]])
+    none = np.zeros((0, 4))
+    script = [  # (image, person boxes) every 0.3 s
+        (image, none), (image, none),
+        (emptied, none), (image, none),  # seen changed once only: a passing arm
+        (emptied, person), (emptied, person),  # hidden: not judged
+        (emptied, none), (emptied, none),  # changed and it stays: confirmed
+        (image, none), (image, none),  # the earlier look again: restored
+    ]  # fmt: skip
+    changes = []
+    for i, (picture, boxes) in enumerate(script):
+        changes += detector.update(CAMERA, 0.3 * i, picture, boxes)
+    mine = [c for c in changes if c.facing == facing]
+    assert [(round(c.t_before, 1), round(c.t_after, 1), c.restores) for c in mine] == [
+        (0.9, 1.8, False),
+        (2.1, 2.4, True),
+    ]
+    assert all(c.score >= 0.3 for c in mine)
+    assert all(c.facing == facing for c in changes)  # the painted facing only
+    assert detector.settled_since(CAMERA)[facing] == 0.3 * 9
