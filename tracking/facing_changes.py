@@ -6,7 +6,7 @@
 Each camera keeps, for every facing it sees (`shelf_change.FacingRegions`), the facing's
 *settled look*: its appearance (`shelf_change.appearance`, cells inside person boxes hidden) in
 the last clear view that matched it. Every `sample_s` the facing's clear views are compared
-with it (1 - NCC per colour channel on the cells visible in both, as `normalised_change`):
+with it (`shelf_change.change_scores` on the cells visible in both):
 
 - a clear view within `threshold` of the settled look confirms it (`settled_t` moves on);
 - one beyond it is *pending*; the next clear view confirms the change when it matches the
@@ -14,24 +14,21 @@ with it (1 - NCC per colour channel on the cells visible in both, as `normalised
   shows once, a moved product stays), and replaces the pending look when it does not;
 - a confirmed change is a `FacingChange`: the facing, the camera, the last clear view with the
   old look (`t_before`) and the first with the new one (`t_after`), the score, and whether the
-  new look is one the facing had before its previous change (`restores`: a unit put back on
-  the spot a pick emptied).
+  new look is the one the facing had before its previous change (`restores`: a unit put back
+  on the spot a pick emptied).
 
-Nothing here knows about hands: the events stage joins the changes with the reaches that
-explain them, and the baseline joins them with the person boxes over the facing. Every update
-is vectorised over the facings a camera sees; only the few changed facings are visited.
+Nothing here knows about hands. The events stage does not use these changes yet: joining them
+with the reaches or person boxes that explain them is its next step. Every update is vectorised
+over the facings a camera sees.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
-from storelens.tracking.shelf_change import SUB, FacingRegions, appearance, hidden_cells
-
-MIN_CELLS = 4  # fewer cells visible in both views: no comparison
+from storelens.tracking.shelf_change import SUB, FacingRegions, change_scores, sample_facings
 
 
 @dataclass(frozen=True)
@@ -44,35 +41,26 @@ class FacingChange:
     restores: bool  # the new look is the one before the facing's previous change
 
 
-def change_scores(a: np.ndarray, b: np.ndarray, visible: np.ndarray) -> np.ndarray:
-    """(K,) 1 - NCC per colour channel of appearances (K,R,C,3) over their `visible` (K,R,C)
-    cells; NaN where fewer than `MIN_CELLS` are visible."""
-    m = visible[..., None].astype(np.float32)
-    n = m.sum(axis=(1, 2))  # (K,1)
-    safe = np.maximum(n, 1.0)
-    xa = (a - ((a * m).sum(axis=(1, 2)) / safe)[:, None, None]) * m
-    xb = (b - ((b * m).sum(axis=(1, 2)) / safe)[:, None, None]) * m
-    num = (xa * xb).sum(axis=(1, 2))
-    den = np.sqrt((xa**2).sum(axis=(1, 2)) * (xb**2).sum(axis=(1, 2))) + 1e-9
-    score = 1.0 - (num / den).mean(axis=-1)
-    return np.where(n[:, 0] >= MIN_CELLS, score, np.nan)
-
-
 class _CameraState:
-    """The settled and pending looks of every facing one camera sees, as (K,...) arrays."""
+    """Per facing one camera sees, as (K,...) arrays: the settled look (`settled_t` -inf until
+    the first clear view), the pending look (`pending_t` NaN when none) and the look before the
+    last change (`had_before` False until a change)."""
 
-    def __init__(self, region: FacingRegions, history: int) -> None:
+    def __init__(self, region: FacingRegions) -> None:
         K, R, C = len(region), region.grid.shape[1] // SUB, region.grid.shape[2] // SUB
         self.look = np.zeros((K, R, C, 3), np.float32)
         self.visible = np.zeros((K, R, C), bool)
         self.settled_t = np.full(K, -np.inf)
-        self.settled = np.zeros(K, bool)
-        self.pending_look = np.zeros_like(self.look)
-        self.pending_visible = np.zeros_like(self.visible)
+        self.pending_look, self.pending_visible = (
+            np.zeros_like(self.look),
+            np.zeros_like(self.visible),
+        )
         self.pending_t = np.full(K, np.nan)
-        self.pending = np.zeros(K, bool)
-        # per facing row: the looks it settled in before, newest last (only changed rows touched)
-        self.earlier: list[deque] = [deque(maxlen=history) for _ in range(K)]
+        self.before_look, self.before_visible = (
+            np.zeros_like(self.look),
+            np.zeros_like(self.visible),
+        )
+        self.had_before = np.zeros(K, bool)
 
 
 class FacingChangeDetector:
@@ -85,21 +73,20 @@ class FacingChangeDetector:
         sample_s: float = 0.3,
         clear_share: float = 0.6,
         box_margin: float = 0.1,
-        history: int = 4,
     ) -> None:
         self.regions = {c: r for c, r in regions.items() if len(r)}
         self.threshold, self.sample_s = threshold, sample_s
         self.clear_share, self.box_margin = clear_share, box_margin
-        self._state = {c: _CameraState(r, history) for c, r in self.regions.items()}
+        self._state = {c: _CameraState(r) for c, r in self.regions.items()}
         self._last: dict[str, float] = {}
 
     def settled_since(self, camera_id: str) -> dict[int, float]:
         """facing → the last time this camera saw it clear with its settled look, for the
-        facings with no change pending."""
+        facings seen clear and with no change pending."""
         s, r = self._state.get(camera_id), self.regions.get(camera_id)
         if s is None or r is None:
             return {}
-        ok = s.settled & ~s.pending
+        ok = np.isfinite(s.settled_t) & np.isnan(s.pending_t)
         return dict(zip(r.facing[ok].tolist(), s.settled_t[ok].tolist(), strict=True))
 
     def update(
@@ -113,53 +100,47 @@ class FacingChangeDetector:
         if t - self._last.get(camera_id, -np.inf) < self.sample_s - 1e-9:
             return []
         self._last[camera_id] = t
-        visible = ~hidden_cells(region.grid, _grown(person_boxes, self.box_margin))
-        clear = visible.mean(axis=(1, 2)) >= self.clear_share
-        look = appearance(image, region.grid)
+        boxes = _grown(person_boxes, self.box_margin)
+        look, visible, clear = sample_facings(region, image, boxes, self.clear_share)
 
-        first = clear & ~s.settled
-        s.look[first], s.visible[first] = look[first], visible[first]
-        s.settled_t[first], s.settled[first] = t, True
+        first = clear & ~np.isfinite(s.settled_t)
+        s.look[first], s.visible[first], s.settled_t[first] = look[first], visible[first], t
 
         judged = clear & ~first
         vs_settled = change_scores(look, s.look, visible & s.visible)
         vs_pending = change_scores(look, s.pending_look, visible & s.pending_visible)
         same = judged & (vs_settled < self.threshold)
         differs = judged & (vs_settled >= self.threshold)  # NaN (too few cells) is neither
-        confirmed = differs & s.pending & (vs_pending < self.threshold)
+        confirmed = differs & ~np.isnan(s.pending_t) & (vs_pending < self.threshold)
         repending = differs & ~confirmed
+        vs_before = change_scores(look, s.before_look, visible & s.before_visible)
+        restores = confirmed & s.had_before & (vs_before < self.threshold)
 
-        s.settled_t[same], s.pending[same] = t, False
+        changes = [
+            FacingChange(
+                facing=int(region.facing[row]),
+                camera_id=camera_id,
+                t_before=float(s.settled_t[row]),
+                t_after=float(s.pending_t[row]),
+                score=float(vs_settled[row]),
+                restores=bool(restores[row]),
+            )
+            for row in np.flatnonzero(confirmed).tolist()  # the few facings that changed now
+        ]
+        s.settled_t[same], s.pending_t[same] = t, np.nan
         s.pending_look[repending], s.pending_visible[repending] = (
             look[repending],
             visible[repending],
         )
-        s.pending_t[repending], s.pending[repending] = t, True
-
-        out = []
-        for row in np.flatnonzero(confirmed).tolist():  # the few facings that changed now
-            restores = any(
-                np.nan_to_num(
-                    change_scores(look[row, None], old[None], (visible[row] & seen)[None]),
-                    nan=np.inf,
-                )[0]
-                < self.threshold
-                for old, seen in list(s.earlier[row])[-1:]
-            )
-            out.append(
-                FacingChange(
-                    facing=int(region.facing[row]),
-                    camera_id=camera_id,
-                    t_before=float(s.settled_t[row]),
-                    t_after=float(s.pending_t[row]),
-                    score=float(vs_settled[row]),
-                    restores=restores,
-                )
-            )
-            s.earlier[row].append((s.look[row].copy(), s.visible[row].copy()))
+        s.pending_t[repending] = t
+        s.before_look[confirmed], s.before_visible[confirmed] = (
+            s.look[confirmed],
+            s.visible[confirmed],
+        )
+        s.had_before[confirmed] = True
         s.look[confirmed], s.visible[confirmed] = look[confirmed], visible[confirmed]
-        s.settled_t[confirmed], s.pending[confirmed] = t, False
-        return out
+        s.settled_t[confirmed], s.pending_t[confirmed] = t, np.nan
+        return changes
 
 
 def _grown(boxes: np.ndarray, margin: float) -> np.ndarray:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 PATCH = (8, 12)  # rows (height) x columns (along the front) of a facing's appearance
 SUB = 2  # samples per cell side
+MIN_CELLS = 4  # fewer cells visible in both views: no comparison
 
 
 @dataclass(frozen=True)
@@ -153,14 +154,32 @@ def hidden_cells(grid: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return np.any((x >= b[:, 0]) & (x <= b[:, 2]) & (y >= b[:, 1]) & (y <= b[:, 3]), axis=-1)
 
 
+def change_scores(a: np.ndarray, b: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    """(K,) 1 - NCC per colour channel of appearances (K,R,C,3) over their `visible` (K,R,C)
+    cells, averaged over the channels; NaN where fewer than `MIN_CELLS` are visible."""
+    m = visible[..., None].astype(np.float32)
+    n = m.sum(axis=(1, 2))  # (K,1)
+    safe = np.maximum(n, 1.0)
+    x = (a - ((a * m).sum(axis=(1, 2)) / safe)[:, None, None]) * m
+    y = (b - ((b * m).sum(axis=(1, 2)) / safe)[:, None, None]) * m
+    den = np.sqrt((x**2).sum(axis=(1, 2)) * (y**2).sum(axis=(1, 2))) + 1e-9
+    score = 1.0 - ((x * y).sum(axis=(1, 2)) / den).mean(axis=-1)
+    return np.where(n[:, 0] >= MIN_CELLS, score, np.nan)
+
+
 def normalised_change(a: np.ndarray, b: np.ndarray, visible: np.ndarray) -> float:
-    """1 - NCC of two (rows, cols, 3) appearances over their `visible` cells, per channel."""
-    if visible.sum() < 4:
-        return float("nan")
-    x, y = a[visible], b[visible]  # (V,3)
-    x, y = x - x.mean(axis=0), y - y.mean(axis=0)
-    ncc = (x * y).sum(axis=0) / (np.sqrt((x**2).sum(axis=0) * (y**2).sum(axis=0)) + 1e-9)
-    return float(1.0 - ncc.mean())
+    """`change_scores` of one pair of (rows, cols, 3) appearances."""
+    return float(change_scores(a[None], b[None], visible[None])[0])
+
+
+def sample_facings(
+    region: FacingRegions, image: np.ndarray, person_boxes: np.ndarray, clear_share: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One view of every facing a camera sees: its look (K,R,C,3), its cells outside the
+    person boxes (K,R,C) and whether it is clear (K,): at least `clear_share` of them."""
+    visible = ~hidden_cells(region.grid, person_boxes)
+    clear = visible.mean(axis=(1, 2)) >= clear_share
+    return appearance(image, region.grid), visible, clear
 
 
 class ShelfChangeMonitor:
@@ -191,9 +210,8 @@ class ShelfChangeMonitor:
         if t - self._last.get(camera_id, -np.inf) < self.sample_s - 1e-9:
             return
         self._last[camera_id] = t
-        visible = ~hidden_cells(region.grid, person_boxes)
-        clear = visible.mean(axis=(1, 2)) >= self.clear_share  # (K,) per facing
-        self._samples[camera_id].append((t, appearance(image, region.grid), visible, clear))
+        looks, visible, clear = sample_facings(region, image, person_boxes, self.clear_share)
+        self._samples[camera_id].append((t, looks, visible, clear))
 
     def clear_samples(
         self, camera_id: str, facing: int
