@@ -19,6 +19,11 @@ detections are noisy ground truth. Each stage writes its output under OUT_DIR:
     hands/<cam>.csv         each track's hands per frame (`HANDS_HEADER`)
     events.jsonl            the shelf events (core `ObservedShelfEvent` records), in the order
                             they were decided
+    shoppers/<cam>.txt      every person track box with its global shopper id as reported
+                            online (MOTChallenge results format; id = shopper + 1), where the
+                            store is calibrated (`RUN_DIR/store.yaml`)
+    shoppers/revised/<cam>.txt   the same with every merge applied (the final answer)
+    shopper_corrections.jsonl    the merges and splits, in order
 
 Later stages add `sessions.jsonl`, `baskets.jsonl`.
 """
@@ -28,7 +33,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -39,7 +44,7 @@ from storelens.datasets.formats.keypoints import keypoint_rows, write_keypoints
 from storelens.datasets.formats.mot import MotTable, write_mot
 from storelens.datasets.recording import StoreRecording
 from storelens.datasets.sim.writer import write_records
-from storelens.detections import Detections
+from storelens.detections import PERSON, Detections
 from storelens.evaluation.keypoint_source import attach_keypoints, noisy_camera_keypoints
 from storelens.evaluation.mot_runner import detections_by_frame, instants, mot_tables
 from storelens.evaluation.synthetic_detections import noisy_detections
@@ -51,6 +56,7 @@ from storelens.tracking.config import TrackerConfig
 from storelens.tracking.events import EventConfig, ShelfEventStage
 from storelens.tracking.hands import HandObservations
 from storelens.tracking.pipeline import FrameDetector, PipelineOutput, StorePipeline
+from storelens.tracking.shoppers import ShopperConfig, ShopperTracker
 from storelens.tracking.tracker import StoreTracker
 
 DetectionSource = Literal["model", "ground-truth-noisy"]
@@ -78,6 +84,7 @@ def run_store(
     model: str | Path = SHIPPED,
     tracker_config: TrackerConfig | None = None,
     event_config: EventConfig | None = None,
+    shopper_config: ShopperConfig | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> RunSummary:
@@ -96,9 +103,8 @@ def run_store(
     started = time.perf_counter()
 
     store_yaml = Path(run_dir) / "store.yaml"
-    layout = (
-        StoreLayout.from_yaml(store_yaml) if keypoints != "none" and store_yaml.is_file() else None
-    )
+    store = StoreLayout.from_yaml(store_yaml) if store_yaml.is_file() else None
+    layout = store if keypoints != "none" else None
     if detections == "model":
         ref = model_ref(model)
         pipeline = StorePipeline(StoreTracker(config), detector=_detector(ref))
@@ -119,12 +125,14 @@ def run_store(
     if keypoints == "ground-truth-noisy":
         steps = with_noisy_keypoints(recording, steps, seed, pipeline.detector)
         source += " + noisy keypoints"
+    if store is not None:
+        geometries = {c.camera_id: c.geometry() for c in store.cameras if c.camera_id in cameras}
+        pipeline.shoppers = ShopperTracker(geometries, shopper_config)
     if layout is not None:
-        geometries = {c.camera_id: c.geometry() for c in layout.cameras if c.camera_id in cameras}
         pipeline.events = ShelfEventStage(layout, geometries, config=event_config)
 
     n_steps = len(np.unique(np.concatenate([times[c][1] for c in cameras])))
-    all_dets, all_tracks = [], []
+    all_dets, all_tracks, all_shoppers = [], [], []
     skeletons: dict[str, list[np.ndarray]] = {c: [] for c in cameras}
     hands: dict[str, list[np.ndarray]] = {c: [] for c in cameras}
     outputs = pipeline.run(steps)
@@ -137,6 +145,8 @@ def run_store(
         events.extend(output.events)
         all_dets.append(_strip(output.detections))
         all_tracks.append(output.tracks)
+        if output.shoppers is not None:
+            all_shoppers.append(_shopper_boxes(output))
         if keypoints != "none":
             _collect_bodies(output, skeletons, hands)
     det_tables = mot_tables(Detections.concatenate(all_dets))  # tracker ids stay -1
@@ -148,6 +158,8 @@ def run_store(
         write_mot(
             out / "tracks" / f"{camera}.txt", track_tables.get(camera, MotTable.empty()), "results"
         )
+    if pipeline.shoppers is not None:
+        _write_shoppers(out, cameras, Detections.concatenate(all_shoppers), pipeline.shoppers)
     events.extend(pipeline.finish())
     if pipeline.events is not None:
         write_records(out / "events.jsonl", events)
@@ -175,6 +187,32 @@ def run_store(
         )
     )
     return RunSummary(out, cameras, pipeline.steps, seconds, source)
+
+
+def _shopper_boxes(output: PipelineOutput) -> Detections:
+    """The step's person track boxes with the shopper id (+ 1) as their track id."""
+    assert output.shoppers is not None
+    persons = output.tracks[np.flatnonzero(output.tracks.class_id == PERSON)]
+    return _strip(persons).with_fields(tracker_id=output.shoppers.shopper_id + 1)
+
+
+def _write_shoppers(
+    out: Path, cameras: list[str], boxes: Detections, shoppers: ShopperTracker
+) -> None:
+    online = mot_tables(boxes)
+    revised = mot_tables(boxes.with_fields(tracker_id=shoppers.resolve(boxes.tracker_id - 1) + 1))
+    for camera in cameras:
+        write_mot(
+            out / "shoppers" / f"{camera}.txt", online.get(camera, MotTable.empty()), "results"
+        )
+        write_mot(
+            out / "shoppers" / "revised" / f"{camera}.txt",
+            revised.get(camera, MotTable.empty()),
+            "results",
+        )
+    (out / "shopper_corrections.jsonl").write_text(
+        "".join(json.dumps(asdict(c)) + "\n" for c in shoppers.corrections)
+    )
 
 
 def _detector(ref: str):  # type: ignore[no-untyped-def]

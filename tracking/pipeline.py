@@ -12,8 +12,9 @@ pose model or noisy ground truth), each track gets its detection's skeleton and 
 turns the wrists into hands of that track (`PipelineOutput.hands`, one `HandObservations` per
 camera); and shelf events, where an events stage is given (`events.ShelfEventStage`: hands in
 3-D, facing episodes, the facings' change in the frames' images → `PipelineOutput.events`;
-`finish()` decides the reaches still open at the end of a run). Identities and sessions join
-as further stages. The offline runner
+`finish()` decides the reaches still open at the end of a run); and shoppers, where a
+`shoppers.ShopperTracker` is given: every camera's person tracks fused on the floor plan into
+global ids (`PipelineOutput.shoppers`). Sessions join as a further stage. The offline runner
 (`storelens run`), the notebooks, the demo and the serving worker all drive this one object,
 so what is evaluated is what is served.
 
@@ -45,6 +46,7 @@ from storelens.records import ObservedShelfEvent
 from storelens.tracking.checkpoint import load_checkpoint, save_checkpoint
 from storelens.tracking.events import ShelfEventStage
 from storelens.tracking.hands import HandLinker, HandObservations
+from storelens.tracking.shoppers import ShopperStep, ShopperTracker
 from storelens.tracking.tracker import StoreTracker
 
 CHECKPOINT_FORMAT = "storelens-pipeline/1"
@@ -69,6 +71,7 @@ class PipelineOutput:
     tracks: Detections  # confirmed tracks updated at this step (`tracker_id` set)
     hands: tuple[HandObservations, ...] = ()  # per camera of this step, where keypoints came
     events: tuple[ObservedShelfEvent, ...] = ()  # shelf events decided at this step
+    shoppers: ShopperStep | None = None  # each person track's global shopper, where fused
 
 
 class StorePipeline:
@@ -82,12 +85,14 @@ class StorePipeline:
         embedder: Embedder | None = None,
         hands: HandLinker | None = None,
         events: ShelfEventStage | None = None,
+        shoppers: ShopperTracker | None = None,
     ) -> None:
         self.tracker = tracker or StoreTracker()
         self.detector = detector
         self.embedder = embedder
         self.hands = hands if hands is not None else HandLinker()
         self.events = events
+        self.shoppers = shoppers
         self.steps = 0
         self._last_t = 0.0  # the latest capture time stepped
 
@@ -133,11 +138,12 @@ class StorePipeline:
             data["keypoints"] = np.asarray(detections.data["keypoints"])[data["detection_index"]]
             hands = self._link_hands(frames, tracks, data)
         tracks = tracks.with_fields(data=data)
+        shoppers = self.shoppers.update(self._last_t, tracks) if self.shoppers is not None else None
         events: tuple[ObservedShelfEvent, ...] = ()
         if self.events is not None:
             events = tuple(self.events.update(self._last_t, frames, detections, tracks, hands))
         self.steps += 1
-        return PipelineOutput(detections, tracks, hands, events)
+        return PipelineOutput(detections, tracks, hands, events, shoppers)
 
     def finish(self) -> list[ObservedShelfEvent]:
         """The end of a run: what every stage still holds back (the events of open reaches)."""
