@@ -106,6 +106,12 @@ def print_run_metrics(console: Console, metrics: RunMetrics) -> None:
     """One table per scored stage of `storelens eval`, then the stages skipped and why."""
     if metrics.tracking is not None:
         console.print(metrics_table(metrics.tracking, title="tracking: persons (TrackEval, MOT17)"))
+    if metrics.mtmc is not None:
+        console.print(
+            metrics_table(
+                metrics.mtmc, title="shoppers: global ids over every camera (MTMC, TrackEval)"
+            )
+        )
     if metrics.attribution is not None:
         console.print(attribution_table(metrics.attribution))
     if metrics.events is not None:

@@ -32,6 +32,7 @@ class RunMetrics:
     tracking: dict[str, TrackingMetrics] | None = None
     attribution: AttributionMetrics | None = None
     events: EventMetrics | None = None
+    mtmc: dict[str, TrackingMetrics] | None = None  # "online" / "revised" → global-id metrics
     skipped: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -46,6 +47,11 @@ class RunMetrics:
             out["attribution"] = self.attribution.as_dict()
         if self.events is not None:
             out["events"] = self.events.as_dict()
+        if self.mtmc is not None:
+            out["mtmc"] = {
+                **self.mtmc["revised"].as_dict(),
+                "online": self.mtmc["online"].as_dict(),
+            }
         if self.skipped:
             out["skipped"] = dict(self.skipped)
         return out
@@ -65,7 +71,10 @@ def evaluate_run(run_dir: str | Path, out_dir: str | Path) -> RunMetrics:
         tracking = _score_tracking(StoreRecording(run_dir), tracks_dir, skipped)
     attribution = _score_attribution(Path(run_dir), out, skipped)
     events = _score_events(Path(run_dir), out, skipped)
-    metrics = RunMetrics(tracking=tracking, attribution=attribution, events=events, skipped=skipped)
+    mtmc = _score_mtmc(Path(run_dir), out, skipped)
+    metrics = RunMetrics(
+        tracking=tracking, attribution=attribution, events=events, mtmc=mtmc, skipped=skipped
+    )
     (out / "metrics.json").write_text(json.dumps(metrics.as_dict(), indent=2))
     return metrics
 
@@ -114,6 +123,32 @@ def _score_attribution(
         load_attribution(out),
         true_offsets_s=manifest.get("terminal_clock_offsets_s"),
     )
+
+
+SHOPPERS_DIR = "shoppers"
+
+
+def _score_mtmc(
+    run_dir: Path, out: Path, skipped: dict[str, str]
+) -> dict[str, TrackingMetrics] | None:
+    """Global shopper ids over every camera (`mtmc_metrics`): as reported online, and with
+    every merge applied (`revised`, the headline)."""
+    from storelens.evaluation.mtmc_metrics import evaluate_mtmc
+
+    folder = out / SHOPPERS_DIR
+    if not folder.is_dir():
+        skipped["mtmc"] = f"no {folder} (the store has no calibration, or the run predates it)"
+        return None
+    recording = StoreRecording(run_dir)
+    cameras = [c for c in recording.camera_ids if (folder / f"{c}.txt").is_file()]
+    missing_gt = [c for c in cameras if not recording.has_ground_truth(c)]
+    if not cameras or missing_gt:
+        skipped["mtmc"] = f"no global ids or no ground truth for cameras {missing_gt or cameras}"
+        return None
+    return {
+        "online": evaluate_mtmc(recording, {c: folder / f"{c}.txt" for c in cameras}),
+        "revised": evaluate_mtmc(recording, {c: folder / "revised" / f"{c}.txt" for c in cameras}),
+    }
 
 
 EVENTS_FILE = "events.jsonl"

@@ -52,9 +52,9 @@ class ShopperConfig:
     join_m: float = 0.7
     walk_mps: float = 1.0
     lost_s: float = 3.0
-    split_m: float = 1.0
-    split_steps: int = 5
-    merge_m: float = 0.4
+    split_m: float = 1.5
+    split_steps: int = 10
+    merge_m: float = 0.8
     merge_steps: int = 10
 
 

@@ -43,6 +43,14 @@ def test_run_writes_each_stage_and_eval_scores_it(small_sim, noisy_run):
         "shelf-fruit",
     }
     assert tracking["hota"] > 0.6 and tracking["idf1"] > 0.7, tracking
+    # the shoppers stage: one global id per person over both cameras, scored end to end
+    assert "shoppers: global ids" in result.output
+    mtmc = metrics["mtmc"]
+    assert {"idf1", "hota", "online"} <= set(mtmc) and mtmc["gt_ids"] >= 1
+    assert mtmc["idf1"] > 0.5, mtmc
+    for cam in summary["cameras"]:
+        shoppers = read_mot(noisy_run / "shoppers" / f"{cam}.txt")
+        assert len(shoppers) == len(read_mot(noisy_run / "tracks" / f"{cam}.txt"))
 
 
 def test_eval_says_which_cameras_it_did_not_score(small_sim, noisy_run, tmp_path, monkeypatch):
