@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from storelens.datasets.formats.mot import (
@@ -46,8 +47,8 @@ def evaluate_mtmc(recording: StoreRecording, results: Mapping[str, str | Path]) 
         info = read_seqinfo(recording.camera_dir(camera) / "seqinfo.ini")
         gt = recording.ground_truth(camera)
         out = read_mot(results[camera], kind="results", seq_length=info.seq_length)
-        gts.append(_shifted(gt, offset))
-        outs.append(_shifted(out, offset))
+        gts.append(replace(gt, frame=gt.frame + offset))
+        outs.append(replace(out, frame=out.frame + offset))
         offset += info.seq_length
     assert info is not None
     with tempfile.TemporaryDirectory(prefix="storelens-mtmc-") as tmp:
@@ -59,14 +60,3 @@ def evaluate_mtmc(recording: StoreRecording, results: Mapping[str, str | Path]) 
         )
         result = write_mot(Path(tmp) / "results.txt", MotTable.concatenate(outs), "results")
         return evaluate_mot({SEQUENCE: folder}, {SEQUENCE: result}, benchmark="MOT17")[COMBINED]
-
-
-def _shifted(table: MotTable, offset: int) -> MotTable:
-    return MotTable(
-        table.frame + offset,
-        table.track_id,
-        table.tlwh,
-        table.conf,
-        table.class_id,
-        table.visibility,
-    )

@@ -18,13 +18,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from storelens.boxes import foot_points
 from storelens.detections import PERSON, Detections
+from storelens.tracking.shoppers import STRIDE, floor_points
 
 if TYPE_CHECKING:
     from storelens.geometry import CameraGeometry
-
-STRIDE = 1_000_000  # a camera track's key: camera index * STRIDE + track id
 
 
 class FloorLinker:
@@ -52,13 +50,7 @@ class FloorLinker:
         cams = tracks.camera_id[persons]
         ids = tracks.tracker_id[persons].astype(np.int64)
         names, which = np.unique(cams, return_inverse=True)
-        floor = np.full((len(ids), 2), np.nan)
-        feet = foot_points(tracks.xyxy[persons])
-        for camera in names.tolist():  # per camera, never per track
-            mine = cams == camera
-            geo = self.geometries.get(camera)
-            if geo is not None:
-                floor[mine] = geo.image_to_floor(feet[mine])
+        floor = floor_points(self.geometries, cams, tracks.xyxy[persons])
         index = np.array([self._index.get(c, len(self.cameras)) for c in names], np.int64)
         key = index[which.ravel()] * STRIDE + ids
         pos = np.minimum(np.searchsorted(self._keys, key), max(len(self._keys) - 1, 0))

@@ -82,6 +82,21 @@ class ShopperStep:
     floor: np.ndarray  # (N,2) metres, NaN where the camera has no calibration
 
 
+def floor_points(
+    geometries: dict[str, CameraGeometry], cams: np.ndarray, xyxy: np.ndarray
+) -> np.ndarray:
+    """(N,2) floor point of each box: its foot point through its camera's calibration; NaN
+    for a camera without one."""
+    floor = np.full((len(cams), 2), np.nan)
+    feet = foot_points(xyxy)
+    for camera in np.unique(cams).tolist():  # per camera, never per track
+        geo = geometries.get(camera)
+        if geo is not None:
+            mine = cams == camera
+            floor[mine] = geo.image_to_floor(feet[mine])
+    return floor
+
+
 class ShopperTracker:
     """Camera person tracks → global shoppers on the floor (see the module docstring).
 
@@ -108,50 +123,36 @@ class ShopperTracker:
         self._near: dict[tuple[int, int], int] = {}  # shopper pair → steps in a row close
         self._apart: set[tuple[int, int]] = set()  # pairs one camera has seen at once
         self.corrections: list[ShopperCorrection] = []
-        self._t: float | None = None
 
     # ------------------------------------------------------------------ queries
     def resolve(self, shopper: np.ndarray | int) -> np.ndarray:
         """The id(s) `shopper` ended up as after every merge so far."""
         return self._alias[np.asarray(shopper, np.int64)]
 
-    def name_of(self, shopper: int) -> tuple[str, int] | None:
-        """The first camera track linked to `shopper` (camera id, track id), for naming."""
-        rows = np.flatnonzero(self._key_shopper == shopper)
-        if not len(rows):
-            return None
-        key = int(self._keys[rows].min())
-        return self.cameras[key // STRIDE], key % STRIDE
-
     def live(self, t: float) -> np.ndarray:
         """Ids of the shoppers seen within `lost_s` of `t` and not merged away."""
         ids = np.arange(len(self._alias))
         return ids[(self._alias == ids) & (t - self._last_t <= self.config.lost_s)]
-
-    def position(self, shopper: np.ndarray) -> np.ndarray:
-        """(N,2) last floor position of each shopper."""
-        return self._pos[np.asarray(shopper, np.int64)]
 
     # ------------------------------------------------------------------ update
     def update(self, t: float, tracks: Detections) -> ShopperStep:
         persons = tracks.class_id == PERSON
         cams = tracks.camera_id[persons]
         ids = tracks.tracker_id[persons].astype(np.int64)
-        floor = self._floor_points(cams, tracks.xyxy[persons])
-        cam_index = np.array([self._index.get(c, len(self.cameras)) for c in cams], np.int64)
+        floor = floor_points(self.geometries, cams, tracks.xyxy[persons])
+        names, inverse = np.unique(cams, return_inverse=True)
+        per_name = [self._index.get(c, len(self.cameras)) for c in names.tolist()]  # per camera
+        cam_index = np.asarray(per_name, np.int64)[inverse.ravel()]
         key = cam_index * STRIDE + ids
-        self._t = t
 
         self._forget_ended(t, key)
-        row = np.minimum(np.searchsorted(self._keys, key), max(len(self._keys) - 1, 0))
-        found = self._keys[row] == key if len(self._keys) else np.zeros(len(key), bool)
-        key_row = np.where(found, row, -1)
-        shopper = np.where(
-            found, self._key_shopper[np.maximum(row, 0)] if len(self._keys) else -1, -1
-        )
-        shopper = np.where(
-            shopper >= 0, self._alias[np.maximum(shopper, 0)] if len(self._alias) else -1, -1
-        )
+        key_row = np.full(len(key), -1)
+        shopper = np.full(len(key), -1, np.int64)
+        if len(self._keys):
+            row = np.minimum(np.searchsorted(self._keys, key), len(self._keys) - 1)
+            found = self._keys[row] == key
+            key_row[found] = row[found]
+            shopper[found] = self._alias[self._key_shopper[row[found]]]
 
         shopper = self._same_camera_apart(shopper, cam_index, key_row)
         shopper, strays = self._split_strays(t, shopper, floor, key_row)
@@ -173,16 +174,6 @@ class ShopperTracker:
         shopper = self._alias[shopper]
         self._store_links(t, key, key_row, shopper)
         return ShopperStep(cams, ids, shopper, floor)
-
-    def _floor_points(self, cams: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
-        floor = np.full((len(cams), 2), np.nan)
-        feet = foot_points(xyxy)
-        for camera in np.unique(cams).tolist():  # per camera, never per track
-            geo = self.geometries.get(camera)
-            if geo is not None:
-                mine = cams == camera
-                floor[mine] = geo.image_to_floor(feet[mine])
-        return floor
 
     def _forget_ended(self, t: float, seen: np.ndarray) -> None:
         """Links of tracks no longer reported are dropped once their shopper is lost."""
@@ -367,15 +358,10 @@ class ShopperTracker:
         ]
         self._near = {p: self._near.get(p, 0) + 1 for p in close}
         for pair, steps in sorted(self._near.items()):
-            old, young = sorted(
-                {int(x) for x in self._alias[list(pair)]}, key=lambda s: (self._first_t[s], s)
-            ) + [-1] * (2 - len({int(x) for x in self._alias[list(pair)]}))
-            if (
-                steps < cfg.merge_steps
-                or young < 0
-                or (min(old, young), max(old, young)) in self._apart
-            ):
+            a, b = (int(x) for x in self._alias[list(pair)])
+            if steps < cfg.merge_steps or a == b or (min(a, b), max(a, b)) in self._apart:
                 continue
+            old, young = sorted((a, b), key=lambda s: (self._first_t[s], s))
             self._alias[self._alias == young] = old
             self._last_t[old] = max(self._last_t[old], self._last_t[young])
             self._first_t[old] = min(self._first_t[old], self._first_t[young])

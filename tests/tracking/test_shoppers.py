@@ -3,6 +3,8 @@ multi-camera metric that scores them."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from storelens.datasets.formats.mot import MotTable, write_mot
@@ -111,14 +113,7 @@ def test_mtmc_scores_one_global_id_per_person_and_punishes_per_camera_ids(small_
             np.ones(len(people)),
         )
         perfect[camera] = write_mot(tmp_path / "ok" / f"{camera}.txt", results, "results")
-        shifted = MotTable(
-            results.frame,
-            results.track_id + 1000 * (k + 1),
-            results.tlwh,
-            results.conf,
-            results.class_id,
-            results.visibility,
-        )
+        shifted = replace(results, track_id=results.track_id + 1000 * (k + 1))
         per_camera[camera] = write_mot(tmp_path / "cam" / f"{camera}.txt", shifted, "results")
     assert evaluate_mtmc(recording, perfect).idf1 > 0.99
     multi = [c for c in recording.camera_ids if len(recording.ground_truth(c))]
