@@ -6,8 +6,9 @@ on the floor plan.
     step.shopper_id                                  # (N,) global id of each person track
     shoppers.corrections                             # merges and splits so far (revisions)
 
-A camera track's floor point is its box's foot point through the camera's calibration (lens
-distortion undone). Each shopper has a floor position and velocity, refreshed every step from
+A camera track's floor point is where its box stands (`standing.StandingPoints`): the foot
+point through the camera's calibration (lens distortion undone), or the head at a person's
+height where the box stops short of the feet. Each shopper has a floor position and velocity, refreshed every step from
 the mean of its tracks' floor points.
 
 - **Joining**: a track seen for the first time (or split off) joins a live shopper by a
@@ -40,6 +41,7 @@ from scipy.optimize import linear_sum_assignment
 
 from storelens.boxes import foot_points
 from storelens.detections import PERSON, Detections
+from storelens.tracking.standing import HEAD_M, SHORT, StandingPoints
 
 if TYPE_CHECKING:
     from storelens.geometry import CameraGeometry
@@ -49,13 +51,16 @@ STRIDE = 1_000_000  # a camera track's key: camera index * STRIDE + track id
 
 @dataclass(frozen=True)
 class ShopperConfig:
-    join_m: float = 0.7
+    join_m: float = 1.2
     walk_mps: float = 1.0
     lost_s: float = 3.0
-    split_m: float = 1.5
+    split_m: float = 2.0
     split_steps: int = 10
-    merge_m: float = 0.8
+    merge_m: float = 1.2
     merge_steps: int = 10
+    duplicate_ios: float = 1.01  # > 1: a second box on a person is kept apart like any other
+    head_m: float = HEAD_M
+    short_box: float = SHORT
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,7 @@ class ShopperStep:
     track_id: np.ndarray
     shopper_id: np.ndarray
     floor: np.ndarray  # (N,2) metres, NaN where the camera has no calibration
+    primary: np.ndarray  # (N,) False for a second box on a person (it has the person's id)
 
 
 def floor_points(
@@ -97,6 +103,31 @@ def floor_points(
     return floor
 
 
+def duplicate_parents(cam_index: np.ndarray, xyxy: np.ndarray, min_ios: float) -> np.ndarray:
+    """(N,) for each box, the larger box of the same camera that covers at least `min_ios` of
+    it (a second box the detector put on one person: a part of the body, a duplicate NMS
+    kept), else -1. A covering box that is itself covered hands on its own parent."""
+    n = len(xyxy)
+    if n < 2:
+        return np.full(n, -1)
+    lt = np.maximum(xyxy[:, None, :2], xyxy[None, :, :2])
+    rb = np.minimum(xyxy[:, None, 2:], xyxy[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area = np.prod(np.clip(xyxy[:, 2:] - xyxy[:, :2], 1e-6, None), axis=1)
+    covered = inter / area[:, None]  # [i, j]: share of box i inside box j
+    bigger = (area[None, :] > area[:, None]) | (
+        (area[None, :] == area[:, None]) & (np.arange(n)[None, :] < np.arange(n)[:, None])
+    )
+    covered = np.where((cam_index[:, None] == cam_index[None, :]) & bigger, covered, 0.0)
+    parent = np.where(covered.max(axis=1) >= min_ios, covered.argmax(axis=1), -1)
+    for _ in range(2):  # chains are short: a part box on a duplicate on a person
+        up = parent >= 0
+        grand = np.full(n, -1)
+        grand[up] = parent[parent[up]]
+        parent = np.where(grand >= 0, grand, parent)
+    return parent
+
+
 class ShopperTracker:
     """Camera person tracks → global shoppers on the floor (see the module docstring).
 
@@ -108,6 +139,7 @@ class ShopperTracker:
         self.geometries = geometries
         self.config = config or ShopperConfig()
         self.cameras = sorted(geometries)
+        self.standing = StandingPoints(geometries, self.config.head_m, self.config.short_box)
         self._index = {c: i for i, c in enumerate(self.cameras)}
         # camera-track links, sorted by key
         self._keys = np.zeros(0, np.int64)
@@ -139,7 +171,8 @@ class ShopperTracker:
         persons = tracks.class_id == PERSON
         cams = tracks.camera_id[persons]
         ids = tracks.tracker_id[persons].astype(np.int64)
-        floor = floor_points(self.geometries, cams, tracks.xyxy[persons])
+        xyxy = tracks.xyxy[persons].astype(np.float64)
+        floor, _ = self.standing(cams, xyxy)
         names, inverse = np.unique(cams, return_inverse=True)
         per_name = [self._index.get(c, len(self.cameras)) for c in names.tolist()]  # per camera
         cam_index = np.asarray(per_name, np.int64)[inverse.ravel()]
@@ -154,6 +187,27 @@ class ShopperTracker:
             key_row[found] = row[found]
             shopper[found] = self._alias[self._key_shopper[row[found]]]
 
+        # a second box on one person is that person: it neither places nor separates anyone
+        parent = duplicate_parents(cam_index, xyxy, self.config.duplicate_ios)
+        main = np.flatnonzero(parent < 0)
+        shopper[main] = self._fuse(
+            t, shopper[main], floor[main], cam_index[main], key_row[main], cams[main], ids[main]
+        )
+        shopper[parent >= 0] = shopper[parent[parent >= 0]]
+        self._store_links(t, key, key_row, shopper)
+        return ShopperStep(cams, ids, shopper, floor, parent < 0)
+
+    def _fuse(
+        self,
+        t: float,
+        shopper: np.ndarray,
+        floor: np.ndarray,
+        cam_index: np.ndarray,
+        key_row: np.ndarray,
+        cams: np.ndarray,
+        ids: np.ndarray,
+    ) -> np.ndarray:
+        """The step for the tracks that stand for a person each: their shoppers (resolved)."""
         shopper = self._same_camera_apart(shopper, cam_index, key_row)
         shopper, strays = self._split_strays(t, shopper, floor, key_row)
         old = self._key_shopper[key_row[strays]]
@@ -171,9 +225,7 @@ class ShopperTracker:
             )
         self._refresh(t, shopper, floor)
         self._merge_close(t, shopper, cam_index)
-        shopper = self._alias[shopper]
-        self._store_links(t, key, key_row, shopper)
-        return ShopperStep(cams, ids, shopper, floor)
+        return self._alias[shopper]
 
     def _forget_ended(self, t: float, seen: np.ndarray) -> None:
         """Links of tracks no longer reported are dropped once their shopper is lost."""
