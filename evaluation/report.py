@@ -10,6 +10,7 @@ from rich.table import Table
 
 from storelens.evaluation.attribution_metrics import AttributionMetrics
 from storelens.evaluation.event_metrics import EventMetrics, EventScore
+from storelens.evaluation.session_metrics import SessionMetrics
 from storelens.evaluation.stage_eval import RunMetrics
 from storelens.evaluation.tracking_metrics import TrackingMetrics
 
@@ -80,6 +81,26 @@ def attribution_table(m: AttributionMetrics) -> Table:
     return table
 
 
+def sessions_table(m: SessionMetrics) -> Table:
+    """Sessions found against the true ones."""
+    table = Table(title="sessions: visits from the entrance to the exit")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+
+    def text(v: float | None, unit: str = "") -> str:
+        return "–" if v is None else f"{v:.3f}{unit}" if not unit else f"{v:.1f}{unit}"
+
+    table.add_row("sessions found / true / matched", f"{m.found} / {m.true} / {m.matched}")
+    table.add_row("recall / precision", f"{m.recall:.3f} / {m.precision:.3f}")
+    table.add_row("found sessions per true session", f"{m.fragments:.2f}")
+    table.add_row("enter time error (median)", text(m.enter_error_s, " s"))
+    table.add_row("exit time error (median)", text(m.exit_error_s, " s"))
+    table.add_row("entrance right", text(m.entrance_accuracy))
+    table.add_row(f"parties grouped ({m.parties} parties)", text(m.parties_grouped))
+    table.add_row("found groups mixing parties", text(m.wrong_groups))
+    return table
+
+
 def events_table(m: EventMetrics) -> Table:
     """The event metric with and without the shopper condition, per kind."""
     table = Table(
@@ -112,6 +133,8 @@ def print_run_metrics(console: Console, metrics: RunMetrics) -> None:
                 metrics.mtmc, title="shoppers: global ids over every camera (MTMC, TrackEval)"
             )
         )
+    if metrics.sessions is not None:
+        console.print(sessions_table(metrics.sessions))
     if metrics.attribution is not None:
         console.print(attribution_table(metrics.attribution))
     if metrics.events is not None:

@@ -7,7 +7,9 @@ cameras combined: `hota`, `idf1`, `mota` and the rest of `TrackingMetrics`) and 
 and per-status line figures, each with a 95 % interval: `attribution_metrics`), `events`
 (`OUT_DIR/events.jsonl` against the run's true shelf events: `precision`, `recall`, `f1` with
 the shopper condition, `f1_any_shopper`, per kind, the SKU confusion, bootstrap intervals:
-`event_metrics`). The identity and session stages add their sections as they land. A stage
+`event_metrics`), `mtmc` (global shopper ids over every camera: `mtmc_metrics`) and
+`sessions` (`OUT_DIR/sessions.jsonl` and `floor_paths.npz` against the true sessions and
+paths: `session_metrics`). A stage
 whose output is absent, or whose ground truth the run does not have (a recorded store), is
 reported as skipped with the reason, never scored as zero.
 """
@@ -22,6 +24,7 @@ from typing import Any
 from storelens.datasets.recording import StoreRecording
 from storelens.evaluation.attribution_metrics import AttributionMetrics
 from storelens.evaluation.event_metrics import EventMetrics
+from storelens.evaluation.session_metrics import SessionMetrics
 from storelens.evaluation.tracking_metrics import COMBINED, TrackingMetrics, evaluate_mot
 
 
@@ -33,6 +36,7 @@ class RunMetrics:
     attribution: AttributionMetrics | None = None
     events: EventMetrics | None = None
     mtmc: dict[str, TrackingMetrics] | None = None  # "online" / "revised" → global-id metrics
+    sessions: SessionMetrics | None = None
     skipped: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -52,6 +56,8 @@ class RunMetrics:
                 **self.mtmc["revised"].as_dict(),
                 "online": self.mtmc["online"].as_dict(),
             }
+        if self.sessions is not None:
+            out["sessions"] = self.sessions.as_dict()
         if self.skipped:
             out["skipped"] = dict(self.skipped)
         return out
@@ -72,8 +78,14 @@ def evaluate_run(run_dir: str | Path, out_dir: str | Path) -> RunMetrics:
     attribution = _score_attribution(Path(run_dir), out, skipped)
     events = _score_events(Path(run_dir), out, skipped)
     mtmc = _score_mtmc(Path(run_dir), out, skipped)
+    sessions = _score_sessions(Path(run_dir), out, skipped)
     metrics = RunMetrics(
-        tracking=tracking, attribution=attribution, events=events, mtmc=mtmc, skipped=skipped
+        tracking=tracking,
+        attribution=attribution,
+        events=events,
+        mtmc=mtmc,
+        sessions=sessions,
+        skipped=skipped,
     )
     (out / "metrics.json").write_text(json.dumps(metrics.as_dict(), indent=2))
     return metrics
@@ -151,6 +163,32 @@ def _score_mtmc(
     }
 
 
+def _score_sessions(run_dir: Path, out: Path, skipped: dict[str, str]) -> SessionMetrics | None:
+    """The pipeline's sessions and paths against the true ones (`session_metrics`)."""
+    from storelens.attribution.paths import FloorPaths
+    from storelens.datasets.sim.paths import FLOOR_PATHS_FILE
+    from storelens.datasets.sim.truth import TruthSession
+    from storelens.datasets.sim.writer import read_records
+    from storelens.evaluation.session_metrics import score_sessions
+    from storelens.records import ObservedSession
+
+    found = [out / SESSIONS_FILE, out / FLOOR_PATHS_FILE]
+    truth = [run_dir / SESSIONS_FILE, run_dir / FLOOR_PATHS_FILE]
+    if not all(p.is_file() for p in found):
+        skipped["sessions"] = f"no {found[0]} and {found[1].name} (the store has no calibration)"
+        return None
+    if not all(p.is_file() for p in truth):
+        skipped["sessions"] = f"{run_dir} has no ground-truth sessions and floor paths"
+        return None
+    return score_sessions(
+        read_records(truth[0], TruthSession),
+        read_records(found[0], ObservedSession),
+        FloorPaths.load(truth[1]),
+        FloorPaths.load(found[1]),
+    )
+
+
+SESSIONS_FILE = "sessions.jsonl"
 EVENTS_FILE = "events.jsonl"
 
 

@@ -24,8 +24,12 @@ detections are noisy ground truth. Each stage writes its output under OUT_DIR:
                             store is calibrated (`RUN_DIR/store.yaml`)
     shoppers/revised/<cam>.txt   the same with every merge applied (the final answer)
     shopper_corrections.jsonl    the merges and splits, in order
+    sessions.jsonl          the visits (core `ObservedSession` records), in the order they
+                            closed, then those still open at the end; where calibrated
+    floor_paths.npz         each session shopper's floor path (`FloorPaths`, as the simulator
+                            writes the true ones)
 
-Later stages add `sessions.jsonl`, `baskets.jsonl`.
+Attribution (`baskets.jsonl`) reads these as it reads the simulator's.
 """
 
 from __future__ import annotations
@@ -40,9 +44,11 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from storelens.attribution.paths import FloorPaths
 from storelens.datasets.formats.keypoints import keypoint_rows, write_keypoints
 from storelens.datasets.formats.mot import MotTable, write_mot
 from storelens.datasets.recording import StoreRecording
+from storelens.datasets.sim.paths import FLOOR_PATHS_FILE
 from storelens.datasets.sim.writer import write_records
 from storelens.detections import PERSON, Detections
 from storelens.evaluation.keypoint_source import attach_keypoints, noisy_camera_keypoints
@@ -51,11 +57,12 @@ from storelens.evaluation.synthetic_detections import noisy_detections
 from storelens.frames import FrameBatch
 from storelens.inference.loading import SHIPPED, model_ref
 from storelens.layout import StoreLayout
-from storelens.records import ObservedShelfEvent
+from storelens.records import ObservedSession, ObservedShelfEvent
 from storelens.tracking.config import TrackerConfig
 from storelens.tracking.events import EventConfig, ShelfEventStage
 from storelens.tracking.hands import HandObservations
 from storelens.tracking.pipeline import FrameDetector, PipelineOutput, StorePipeline
+from storelens.tracking.sessions import SessionConfig, SessionTracker
 from storelens.tracking.shoppers import ShopperConfig, ShopperTracker
 from storelens.tracking.tracker import StoreTracker
 
@@ -85,6 +92,7 @@ def run_store(
     tracker_config: TrackerConfig | None = None,
     event_config: EventConfig | None = None,
     shopper_config: ShopperConfig | None = None,
+    session_config: SessionConfig | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> RunSummary:
@@ -128,6 +136,7 @@ def run_store(
     if store is not None:
         geometries = {c.camera_id: c.geometry() for c in store.cameras if c.camera_id in cameras}
         pipeline.shoppers = ShopperTracker(geometries, shopper_config)
+        pipeline.sessions = SessionTracker(store, pipeline.shoppers, session_config)
     if layout is not None:
         pipeline.events = ShelfEventStage(layout, geometries, config=event_config)
 
@@ -141,8 +150,10 @@ def run_store(
 
         outputs = track(outputs, total=n_steps, description=f"pipeline ({source})", transient=True)
     events: list[ObservedShelfEvent] = []
+    sessions: list[ObservedSession] = []
     for output in outputs:
         events.extend(output.events)
+        sessions.extend(output.sessions)
         all_dets.append(_strip(output.detections))
         all_tracks.append(output.tracks)
         if output.shoppers is not None:
@@ -160,9 +171,15 @@ def run_store(
         )
     if pipeline.shoppers is not None:
         _write_shoppers(out, cameras, Detections.concatenate(all_shoppers), pipeline.shoppers)
-    events.extend(pipeline.finish())
+    tail = pipeline.finish()
+    events.extend(tail.events)
+    sessions.extend(tail.sessions)
     if pipeline.events is not None:
         write_records(out / "events.jsonl", events)
+    if pipeline.sessions is not None:
+        write_records(out / "sessions.jsonl", sessions)
+        names, t, xy = pipeline.sessions.paths()
+        FloorPaths(names, t, xy).save(out / FLOOR_PATHS_FILE)
     if keypoints != "none":
         for camera in cameras:
             write_keypoints(out / "keypoints" / f"{camera}.txt", skeletons[camera], scores=True)
@@ -179,6 +196,7 @@ def run_store(
                 "cameras": cameras,
                 "steps": pipeline.steps,
                 "events": len(events) if pipeline.events is not None else None,
+                "sessions": len(sessions) if pipeline.sessions is not None else None,
                 "lookahead_s": pipeline.lookahead_s,
                 "tracker_config": config.model_dump(mode="json"),
                 "seconds": round(seconds, 2),
@@ -190,10 +208,13 @@ def run_store(
 
 
 def _shopper_boxes(output: PipelineOutput) -> Detections:
-    """The step's person track boxes with the shopper id (+ 1) as their track id."""
-    assert output.shoppers is not None
+    """The step's person track boxes with the shopper id (+ 1) as their track id; a second
+    box on a person (`ShopperStep.primary` False) is left out: one box per person and camera."""
+    step = output.shoppers
+    assert step is not None
     persons = output.tracks[np.flatnonzero(output.tracks.class_id == PERSON)]
-    return _strip(persons).with_fields(tracker_id=output.shoppers.shopper_id + 1)
+    main = np.flatnonzero(step.primary)
+    return _strip(persons[main]).with_fields(tracker_id=step.shopper_id[main] + 1)
 
 
 def _write_shoppers(

@@ -143,6 +143,27 @@ class Session(DerivedRecord):
         return self
 
 
+class ObservedSession(Session):
+    """A session the pipeline found (`storelens.tracking.sessions`): besides the session, the
+    global shopper-tracker ids behind each of its shoppers (`shopper_tracks[i]` for
+    `shopper_ids[i]`), the seconds its shoppers spent within reach of each shelf (`dwell_s`,
+    by shelf id) and the stream time the record was made (`decided_at`). `exit_t` None: still
+    inside when the run ended."""
+
+    shopper_tracks: list[list[Annotated[int, Field(ge=0)]]]
+    dwell_s: dict[StableId, Annotated[float, Field(ge=0)]] = {}
+    decided_at: float
+
+    @model_validator(mode="after")
+    def _tracks_per_shopper(self) -> ObservedSession:
+        if len(self.shopper_tracks) != len(self.shopper_ids):
+            raise ValueError(
+                f"shopper_tracks has {len(self.shopper_tracks)} entries for "
+                f"{len(self.shopper_ids)} shopper_ids"
+            )
+        return self
+
+
 class PosKind(StrEnum):
     SALE = "sale"
     VOID = "void"

@@ -14,7 +14,10 @@ camera); and shelf events, where an events stage is given (`events.ShelfEventSta
 3-D, facing episodes, the facings' change in the frames' images → `PipelineOutput.events`;
 `finish()` decides the reaches still open at the end of a run); and shoppers, where a
 `shoppers.ShopperTracker` is given: every camera's person tracks fused on the floor plan into
-global ids (`PipelineOutput.shoppers`). Sessions join as a further stage. The offline runner
+global ids (`PipelineOutput.shoppers`); and sessions, where a `sessions.SessionTracker` is
+given as well: visits from the entrance to the exit, parties grouped, each closed session
+returned at the step it closes (`PipelineOutput.sessions`; `finish()` returns the sessions of
+people still inside with the open reaches). The offline runner
 (`storelens run`), the notebooks, the demo and the serving worker all drive this one object,
 so what is evaluated is what is served.
 
@@ -42,10 +45,11 @@ import numpy as np
 
 from storelens.detections import PERSON, Detections
 from storelens.frames import FrameBatch
-from storelens.records import ObservedShelfEvent
+from storelens.records import ObservedSession, ObservedShelfEvent
 from storelens.tracking.checkpoint import load_checkpoint, save_checkpoint
 from storelens.tracking.events import ShelfEventStage
 from storelens.tracking.hands import HandLinker, HandObservations
+from storelens.tracking.sessions import SessionTracker
 from storelens.tracking.shoppers import ShopperStep, ShopperTracker
 from storelens.tracking.tracker import StoreTracker
 
@@ -72,6 +76,15 @@ class PipelineOutput:
     hands: tuple[HandObservations, ...] = ()  # per camera of this step, where keypoints came
     events: tuple[ObservedShelfEvent, ...] = ()  # shelf events decided at this step
     shoppers: ShopperStep | None = None  # each person track's global shopper, where fused
+    sessions: tuple[ObservedSession, ...] = ()  # sessions closed at this step
+
+
+@dataclass(frozen=True)
+class PipelineTail:
+    """What the stages still held at the end of a run."""
+
+    events: list[ObservedShelfEvent]
+    sessions: list[ObservedSession]
 
 
 class StorePipeline:
@@ -86,6 +99,7 @@ class StorePipeline:
         hands: HandLinker | None = None,
         events: ShelfEventStage | None = None,
         shoppers: ShopperTracker | None = None,
+        sessions: SessionTracker | None = None,
     ) -> None:
         self.tracker = tracker or StoreTracker()
         self.detector = detector
@@ -93,6 +107,7 @@ class StorePipeline:
         self.hands = hands if hands is not None else HandLinker()
         self.events = events
         self.shoppers = shoppers
+        self.sessions = sessions
         self.steps = 0
         self._last_t = 0.0  # the latest capture time stepped
 
@@ -139,17 +154,23 @@ class StorePipeline:
             hands = self._link_hands(frames, tracks, data)
         tracks = tracks.with_fields(data=data)
         shoppers = self.shoppers.update(self._last_t, tracks) if self.shoppers is not None else None
+        sessions: tuple[ObservedSession, ...] = ()
+        if self.sessions is not None and shoppers is not None:
+            sessions = tuple(self.sessions.update(self._last_t, shoppers))
         events: tuple[ObservedShelfEvent, ...] = ()
         if self.events is not None:
             events = tuple(self.events.update(self._last_t, frames, detections, tracks, hands))
         self.steps += 1
-        return PipelineOutput(detections, tracks, hands, events, shoppers)
+        return PipelineOutput(detections, tracks, hands, events, shoppers, sessions)
 
-    def finish(self) -> list[ObservedShelfEvent]:
-        """The end of a run: what every stage still holds back (the events of open reaches)."""
-        if self.events is None or self.steps == 0:
-            return []
-        return self.events.finish(self._last_t)
+    def finish(self) -> PipelineTail:
+        """The end of a run: what every stage still holds back (the events of open reaches,
+        the sessions of people still inside)."""
+        if self.steps == 0:
+            return PipelineTail([], [])
+        events = self.events.finish(self._last_t) if self.events is not None else []
+        sessions = self.sessions.finish() if self.sessions is not None else []
+        return PipelineTail(events, sessions)
 
     def _link_hands(
         self, frames: FrameBatch, tracks: Detections, data: dict[str, np.ndarray]

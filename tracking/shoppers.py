@@ -8,8 +8,8 @@ on the floor plan.
 
 A camera track's floor point is where its box stands (`standing.StandingPoints`): the foot
 point through the camera's calibration (lens distortion undone), or the head at a person's
-height where the box stops short of the feet. Each shopper has a floor position and velocity, refreshed every step from
-the mean of its tracks' floor points.
+height where the box stops short of the feet. Each shopper has a floor position and velocity,
+refreshed every step from the mean of its tracks' floor points.
 
 - **Joining**: a track seen for the first time (or split off) joins a live shopper by a
   one-to-one assignment (Hungarian on floor distance) within `join_m`, widened by
@@ -160,6 +160,11 @@ class ShopperTracker:
     def resolve(self, shopper: np.ndarray | int) -> np.ndarray:
         """The id(s) `shopper` ended up as after every merge so far."""
         return self._alias[np.asarray(shopper, np.int64)]
+
+    @property
+    def apart(self) -> set[tuple[int, int]]:
+        """Pairs of shopper ids (smaller first) one camera has seen at once: two people."""
+        return self._apart
 
     def live(self, t: float) -> np.ndarray:
         """Ids of the shoppers seen within `lost_s` of `t` and not merged away."""
