@@ -5,25 +5,33 @@ together, online, from the global shopper ids of `shoppers.ShopperTracker`.
     closed = sessions.update(t, step)                # each step's ShopperStep → sessions closed
     closed += sessions.finish()                      # the end of the run: the rest
 
-The shopper tracker's ids break where a person is lost for longer than it waits; a session
-must not. So this stage keeps its own, coarser identity — a **visitor** per person who came
-in — built from three facts of a store:
+The shopper tracker's ids break where a person is lost for longer than it waits, and two
+cameras' views of one person can stay two ids; a session must not break with them. So this
+stage keeps its own, coarser identity — a **visitor** per person who came in — built from
+what is true of a store:
 
-- **People come in through a door.** A shopper first seen within `door_m` of an entrance
-  (`in` or `both`) is a new visitor who entered there. One first seen anywhere else, once the
-  run is past `start_grace_s` (before that, people were already inside), cannot have just come
-  in: it is a visitor seen before — the one nearest to where it appears, within `reattach_m`
-  plus `walk_mps` for each second that visitor has been unseen (a one-to-one assignment over
-  the step's new shoppers), never one the shopper tracker holds apart from it. Only where
-  nobody can be it does it start a visitor with no entrance.
+- **A box must last.** A shopper counts once it has been seen for `settle_s`: the detector's
+  short-lived false positives never do. Its door and enter time are where and when it was
+  first seen.
+- **People come in through a door.** A new shopper is first matched to the open visitors (a
+  one-to-one assignment on floor distance): within `reattach_m` of where a visitor was last
+  seen, plus `walk_mps` for each second it has been unseen (at most `reattach_walk_m`), never
+  one the shopper tracker holds apart from it (one camera saw both at once), walkers before
+  visitors that never moved. First seen within `door_m` of an entrance (`in` or `both`), only
+  a visitor in view there can be it; otherwise it is a new visitor who entered there. First
+  seen anywhere else and matching nobody, it is left out (`unexplained`: nobody came in),
+  except in the run's first `start_grace_s`, when people were already inside.
+- **People walk.** A visitor that never gets `min_travel_m` from where it was first seen is a
+  box that stood still (a false positive on a display): it makes no session (`dropped`).
 - **Parties come in together.** Visitors who enter through the same door within `party_s` of
   each other and stay within `party_m` of each other (mean over their first `party_window_s`)
   are one party: one session with several shoppers.
-- **People leave.** A visitor unseen for `exit_grace_s` after being seen within `door_m` of an
-  exit (`out` or `both`) has left through it; one unseen for `close_after_s` anywhere was
-  lost. A session closes when all of its visitors have: its `ObservedSession` record (enter
-  and exit times and doors, dwell per shelf, the shopper-tracker ids behind each visitor) is
-  returned then, once, with the time it was decided.
+- **People leave.** A visitor in for `min_visit_s` and unseen for `exit_grace_s` after being
+  seen within `door_m` of an exit (`out` or `both`) has left through it; one unseen for
+  `close_after_s` anywhere was lost. A session closes when all of its visitors have: its
+  `ObservedSession` record (enter and exit times and doors, dwell per shelf, the
+  shopper-tracker ids behind each visitor) is returned then, once, with the time it was
+  decided.
 
 Merges of the shopper tracker fold the younger shopper's visitor into the older one's. Paths
 (`paths()`) are sampled every `sample_s` on one clock for all visitors. Only positions are
@@ -53,14 +61,18 @@ NO_DOOR = -1
 @dataclass(frozen=True)
 class SessionConfig:
     door_m: float = 1.5
+    settle_s: float = 1.0
     start_grace_s: float = 5.0
-    reattach_m: float = 1.5
+    reattach_m: float = 2.0
     walk_mps: float = 1.2
+    reattach_walk_m: float = 4.0
     exit_grace_s: float = 5.0
     close_after_s: float = 30.0
     party_s: float = 4.0
     party_m: float = 1.5
     party_window_s: float = 8.0
+    min_travel_m: float = 3.0
+    min_visit_s: float = 10.0
     shelf_reach_m: float = 1.0
     sample_s: float = 0.5
 
@@ -103,13 +115,19 @@ class SessionTracker:
         self._shelves = [np.asarray(s.polygon, float) for s in layout.shelves]
         self._t0: float | None = None
         self._seen_corrections = 0
+        self.dropped = 0  # visitors that never walked `min_travel_m`: not people, no session
         self._visitor_of = np.zeros(0, np.int64)  # shopper id → visitor (-1: none yet)
+        self._unexplained = np.zeros(0, bool)  # appeared inside with nobody it could be
+        self._shopper_first_t = np.zeros(0)
+        self._shopper_first_xy = np.zeros((0, 2))
         self._shoppers_of: list[set[int]] = []
         # visitors, one row each
         self._enter_t = np.zeros(0)
         self._enter_door = np.zeros(0, np.int64)
         self._last_t = np.zeros(0)
         self._last_xy = np.zeros((0, 2))
+        self._first_xy = np.zeros((0, 2))
+        self._travel = np.zeros(0)  # farthest from where the visitor was first seen
         self._alias = np.zeros(0, np.int64)
         self._closed = np.zeros(0, bool)
         self._session = np.zeros(0, np.int64)  # -1 until the party is decided
@@ -147,21 +165,31 @@ class SessionTracker:
         if self._t0 is None:
             self._t0 = t
         self._fold_merges()
-        ok = step.primary & np.isfinite(step.floor[:, 0])
+        placed = step.primary & np.isfinite(step.floor[:, 0])
+        everyone, at = np.unique(step.shopper_id[placed], return_index=True)
+        self._note_first(t, everyone, step.floor[placed][at])
+        ok = placed & (t - self.shoppers.first_seen(step.shopper_id) >= self.config.settle_s)
         sids, inverse = np.unique(step.shopper_id[ok], return_inverse=True)
         xy = np.zeros((len(sids), 2))
         np.add.at(xy, inverse, step.floor[ok])
         xy /= np.maximum(np.bincount(inverse, minlength=len(sids)), 1)[:, None]
-        if len(sids) and sids.max() >= len(self._visitor_of):
-            grow = np.full(sids.max() + 1 - len(self._visitor_of), -1, np.int64)
-            self._visitor_of = np.concatenate([self._visitor_of, grow])
         visitor = self.visitor_of(sids)
-        new = np.flatnonzero(visitor < 0)
+        new = np.flatnonzero((visitor < 0) & ~self._unexplained[sids])
         if len(new):
-            visitor[new] = self._place(t, sids[new], xy[new], visitor)
-            self._visitor_of[sids[new]] = visitor[new]
-            for s, v in zip(sids[new].tolist(), visitor[new].tolist(), strict=True):
+            visitor[new] = self._place(
+                t,
+                sids[new],
+                xy[new],
+                self._shopper_first_t[sids[new]],
+                self._shopper_first_xy[sids[new]],
+            )
+            self._unexplained[sids[new[visitor[new] < 0]]] = True
+            placed_new = new[visitor[new] >= 0]
+            self._visitor_of[sids[placed_new]] = visitor[placed_new]
+            for s, v in zip(sids[placed_new].tolist(), visitor[placed_new].tolist(), strict=True):
                 self._shoppers_of[v].add(s)
+        keep = visitor >= 0
+        visitor, xy = visitor[keep], xy[keep]
         # one position per visitor this step: the mean of its shoppers'
         vis, inv = np.unique(visitor, return_inverse=True)
         pos = np.zeros((len(vis), 2))
@@ -169,6 +197,8 @@ class SessionTracker:
         pos /= np.bincount(inv, minlength=len(vis))[:, None]
         self._last_t[vis] = t
         self._last_xy[vis] = pos
+        away = np.linalg.norm(pos - self._first_xy[vis], axis=1)
+        self._travel[vis] = np.maximum(self._travel[vis], away)
         if len(vis) and t - self._last_sample >= self.config.sample_s:
             self._samples.append((t, vis, pos))
             self._sample_t.append(t)
@@ -184,6 +214,20 @@ class SessionTracker:
         return self._emit(t_end, at_end=True)
 
     # ------------------------------------------------------------------ visitors
+    def _note_first(self, t: float, sids: np.ndarray, xy: np.ndarray) -> None:
+        """Where and when each shopper id was first seen (its door, its enter time)."""
+        if len(sids) and sids.max() >= len(self._visitor_of):
+            grow = sids.max() + 1 - len(self._visitor_of)
+            self._visitor_of = np.concatenate([self._visitor_of, np.full(grow, -1, np.int64)])
+            self._unexplained = np.concatenate([self._unexplained, np.zeros(grow, bool)])
+            self._shopper_first_t = np.concatenate([self._shopper_first_t, np.full(grow, np.nan)])
+            self._shopper_first_xy = np.concatenate(
+                [self._shopper_first_xy, np.full((grow, 2), np.nan)]
+            )
+        fresh = sids[np.isnan(self._shopper_first_t[sids])]
+        self._shopper_first_t[fresh] = t
+        self._shopper_first_xy[fresh] = xy[np.isin(sids, fresh)]
+
     def _near_doors(self, xy: np.ndarray, which: np.ndarray) -> np.ndarray:
         """(N,) index of the nearest door of kind `which` within `door_m`, else NO_DOOR."""
         if not which.any() or not len(xy):
@@ -193,37 +237,43 @@ class SessionTracker:
         best = dist.argmin(axis=1)
         return np.where(dist[np.arange(len(xy)), best] <= self.config.door_m, best, NO_DOOR)
 
-    def _place(self, t: float, sids: np.ndarray, xy: np.ndarray, visitor: np.ndarray) -> np.ndarray:
-        """Visitors for shoppers seen for the first time (see the module docstring)."""
+    def _place(
+        self, t: float, sids: np.ndarray, xy: np.ndarray, first_t: np.ndarray, first_xy: np.ndarray
+    ) -> np.ndarray:
+        """Visitors for shoppers counted for the first time (see the module docstring)."""
         cfg = self.config
         assert self._t0 is not None
         out = np.full(len(sids), -1)
-        door = self._near_doors(xy, self._door_in)
-        inside = (door == NO_DOOR) & (t - self._t0 > cfg.start_grace_s)
+        door = self._near_doors(first_xy, self._door_in)
         open_ = np.flatnonzero((self._alias == np.arange(len(self._alias))) & ~self._closed)
-        rows = np.flatnonzero(inside)
-        if len(rows) and len(open_):
+        if len(open_):
             gap = np.clip(t - self._last_t[open_], 0.0, cfg.close_after_s)
-            cost = np.linalg.norm(xy[rows][:, None] - self._last_xy[open_][None], axis=2)
-            allowed = cost <= (cfg.reattach_m + cfg.walk_mps * gap)[None]
-            seen_now = visitor[visitor >= 0]
-            for r, s in enumerate(sids[rows].tolist()):  # births only: a few a second
-                for c, v in enumerate(open_.tolist()):
-                    if allowed[r, c] and (
-                        self._apart_from(s, self._shoppers_of[v]) or v in seen_now.tolist()
-                    ):
-                        allowed[r, c] = False
+            cost = np.linalg.norm(xy[:, None] - self._last_xy[open_][None], axis=2)
+            walked = np.minimum(cfg.walk_mps * gap, cfg.reattach_walk_m)
+            allowed = cost <= (cfg.reattach_m + walked)[None]
+            # at a door someone new comes in: only a visitor in view right there can be it
+            allowed[door != NO_DOOR] &= (gap <= cfg.settle_s)[None]
+            for r, s in enumerate(sids.tolist()):  # births only: a few a second
+                for c in np.flatnonzero(allowed[r]).tolist():
+                    allowed[r, c] = not self._apart_from(s, self._shoppers_of[open_[c]])
+            # someone who has walked into the store is likelier than a box that never moved
+            still = self._travel[open_] < cfg.min_travel_m
+            cost = cost + still[None] * cfg.reattach_m
             r, c = linear_sum_assignment(np.where(allowed, cost, 1e6))
             keep = allowed[r, c]
-            out[rows[r[keep]]] = open_[c[keep]]
-        fresh = np.flatnonzero(out < 0)
+            out[r[keep]] = open_[c[keep]]
+        inside = (door == NO_DOOR) & (first_t - self._t0 > cfg.start_grace_s)
+        fresh = np.flatnonzero((out < 0) & ~inside)  # in through a door, or in from the start
+        # a shopper that appears inside with nobody it can be is left out: no one came in
         first = len(self._alias)
         n = len(fresh)
         out[fresh] = first + np.arange(n)
-        self._enter_t = np.concatenate([self._enter_t, np.full(n, t)])
+        self._enter_t = np.concatenate([self._enter_t, first_t[fresh]])
         self._enter_door = np.concatenate([self._enter_door, door[fresh]])
         self._last_t = np.concatenate([self._last_t, np.full(n, t)])
         self._last_xy = np.concatenate([self._last_xy, xy[fresh]])
+        self._first_xy = np.concatenate([self._first_xy, first_xy[fresh]])
+        self._travel = np.concatenate([self._travel, np.zeros(n)])
         self._alias = np.concatenate([self._alias, first + np.arange(n, dtype=np.int64)])
         self._closed = np.concatenate([self._closed, np.zeros(n, bool)])
         self._session = np.concatenate([self._session, np.full(n, -1, np.int64)])
@@ -313,7 +363,8 @@ class SessionTracker:
         open_ = np.flatnonzero(~self._closed)
         unseen = t - self._last_t[open_]
         left = self._near_doors(self._last_xy[open_], self._door_out) != NO_DOOR
-        done = (left & (unseen > cfg.exit_grace_s)) | (unseen > cfg.close_after_s)
+        stayed = self._last_t[open_] - self._enter_t[open_] >= cfg.min_visit_s
+        done = (left & stayed & (unseen > cfg.exit_grace_s)) | (unseen > cfg.close_after_s)
         self._closed[open_[done]] = True
         return self._emit(t, at_end=False)
 
@@ -323,7 +374,10 @@ class SessionTracker:
             if self._emitted[s] or not members or not self._closed[members].all():
                 continue
             self._emitted[s] = True
-            out.append(self._record(members, t, at_end))
+            walked = [m for m in members if self._travel[m] >= self.config.min_travel_m]
+            if walked:
+                out.append(self._record(walked, t, at_end))
+            self.dropped += len(members) - len(walked)
         return out
 
     def _record(self, members: list[int], t: float, at_end: bool) -> ObservedSession:

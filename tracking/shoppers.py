@@ -166,6 +166,10 @@ class ShopperTracker:
         """Pairs of shopper ids (smaller first) one camera has seen at once: two people."""
         return self._apart
 
+    def first_seen(self, shopper: np.ndarray) -> np.ndarray:
+        """When each shopper id was first seen (merges take the earlier)."""
+        return self._first_t[np.asarray(shopper, np.int64)]
+
     def live(self, t: float) -> np.ndarray:
         """Ids of the shoppers seen within `lost_s` of `t` and not merged away."""
         ids = np.arange(len(self._alias))
