@@ -8,7 +8,8 @@ found session's shoppers that went to the true session's people, and a one-to-on
 maximising that overlap matches them. Reported:
 
 - `true` / `found` sessions and the `matched` ones, `recall` and `precision` of the matching;
-- `fragments`: found sessions per true session that any found shopper covers (1 is ideal);
+- `fragments`: found sessions per true session that hold a shopper who is mostly one of its
+  people (1 is ideal);
 - `enter_error_s` / `exit_error_s`: median absolute error of the enter (exit) time of matched
   sessions (exit where both have one), and `entrance_accuracy`: the same door;
 - `parties` (true sessions of two or more) and `parties_grouped`: the share of those whose
@@ -102,7 +103,11 @@ def score_sessions(
         if found_sessions[r].exit_t is not None and true_sessions[c].exit_t is not None
     ]
     doors = [found_sessions[r].entrance_id == true_sessions[c].entrance_id for r, c in pairs]
-    touched = (overlap > 0).sum(axis=0)
+    owned = np.zeros_like(overlap, bool)  # found session i holds a shopper who is mostly j's
+    for shopper, p in person.items():
+        if shopper in found_of_shopper and p in true_of_person:
+            owned[found_of_shopper[shopper], true_of_person[p]] = True
+    touched = owned.sum(axis=0)
 
     parties = [i for i, s in enumerate(true_sessions) if len(s.shopper_ids) > 1]
     shoppers_of_person: dict[str, set[str]] = {}

@@ -89,8 +89,9 @@ def run(
         _attribute(run_dir, out, attribution_config)
     else:
         console.print(
-            "[yellow]attribution[/]: skipped (the pipeline makes no sessions yet; "
-            "`--events ground-truth` attributes the run's true events and sessions)"
+            "[yellow]attribution[/]: skipped (the pipeline's shelf events name camera tracks, "
+            "not yet the shoppers of its sessions; `--events ground-truth` attributes the "
+            "run's true events and sessions)"
         )
 
 

@@ -4,9 +4,11 @@ only, no ground truth), through the real pipeline, detector and TrackEval."""
 import json
 import shutil
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from storelens.attribution.paths import FloorPaths
 from storelens.cli import app
 from storelens.datasets.formats.mot import read_mot
 
@@ -51,6 +53,15 @@ def test_run_writes_each_stage_and_eval_scores_it(small_sim, noisy_run):
     for cam in summary["cameras"]:
         shoppers = read_mot(noisy_run / "shoppers" / f"{cam}.txt")
         assert len(shoppers) == len(read_mot(noisy_run / "tracks" / f"{cam}.txt"))
+    # the sessions stage: visits and floor paths written, scored against the true ones
+    assert "sessions: visits" in result.output
+    sessions = metrics["sessions"]
+    assert sessions["true"] >= 1 and sessions["found"] == summary["sessions"]
+    names, t, xy = (
+        FloorPaths.load(noisy_run / "floor_paths.npz").__dict__[k]
+        for k in ("shopper_id", "t", "xy")
+    )
+    assert len(t) > 0 and np.isfinite(xy).all()
 
 
 def test_eval_says_which_cameras_it_did_not_score(small_sim, noisy_run, tmp_path, monkeypatch):
