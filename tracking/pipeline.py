@@ -32,8 +32,8 @@ frame k does not depend on frames after it.
 embeddings or image data: nothing biometric is persisted, and after a resume appearance is
 rebuilt from the next frames. The hand linker's few frames of held wrists are not kept either:
 after a resume a hand is held again from its next confident wrist. The shoppers and sessions
-stages are not in checkpoints yet: after a resume they start afresh (new global ids, the visits
-open at the resume end there, with no exit).
+stages are not in checkpoints yet: after a resume they start afresh with new global ids, and
+the visits still open at the checkpoint are never emitted.
 """
 
 from __future__ import annotations
