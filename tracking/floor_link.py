@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from storelens.detections import PERSON, Detections
-from storelens.tracking.shoppers import STRIDE, floor_points
+from storelens.tracking.shoppers import STRIDE
+from storelens.tracking.standing import floor_points
 
 if TYPE_CHECKING:
     from storelens.geometry import CameraGeometry

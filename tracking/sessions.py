@@ -45,9 +45,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import shapely
 from scipy.optimize import linear_sum_assignment
 
-from storelens.geometry import points_in_polygon
 from storelens.records import ObservedSession
 
 if TYPE_CHECKING:
@@ -81,17 +81,17 @@ def visitor_name(visitor: int) -> str:
     return f"sh{visitor + 1:05d}"
 
 
-def _distance_to_polygons(points: np.ndarray, polygons: list[np.ndarray]) -> np.ndarray:
-    """(N, P) distance of each point to each polygon (0 inside)."""
-    out = np.zeros((len(points), len(polygons)))
-    for j, poly in enumerate(polygons):  # a handful of doors or shelves
-        a, b = poly, np.roll(poly, -1, axis=0)
-        ab = b - a
-        rel = points[:, None] - a[None]
-        s = np.clip((rel * ab[None]).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-12)[None], 0, 1)
-        edge = np.linalg.norm(rel - s[..., None] * ab[None], axis=2).min(axis=1)
-        out[:, j] = np.where(points_in_polygon(points, poly), 0.0, edge)
-    return out
+def _distance_to_polygons(points: np.ndarray, polygons: np.ndarray) -> np.ndarray:
+    """(N, P) distance of each point to each shapely polygon (0 inside)."""
+    return shapely.distance(polygons[None, :], shapely.points(points)[:, None])
+
+
+def _group_mean(labels: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct labels and the mean of the (N,2) values of each."""
+    groups, inverse = np.unique(labels, return_inverse=True)
+    sums = np.zeros((len(groups), values.shape[1]))
+    np.add.at(sums, inverse, values)
+    return groups, sums / np.bincount(inverse, minlength=len(groups))[:, None]
 
 
 class SessionTracker:
@@ -109,10 +109,10 @@ class SessionTracker:
         self.config = config or SessionConfig()
         self.provenance = provenance
         doors = layout.entrances
-        self._doors = [np.asarray(e.polygon, float) for e in doors]
+        self._doors = np.array([shapely.Polygon(e.polygon) for e in doors], dtype=object)
         self._door_in = np.array([e.direction in ("in", "both") for e in doors])
         self._door_out = np.array([e.direction in ("out", "both") for e in doors])
-        self._shelves = [np.asarray(s.polygon, float) for s in layout.shelves]
+        self._shelves = np.array([shapely.Polygon(s.polygon) for s in layout.shelves], dtype=object)
         self._t0: float | None = None
         self._seen_corrections = 0
         self.dropped = 0  # visitors that never walked `min_travel_m`: not people, no session
@@ -128,6 +128,7 @@ class SessionTracker:
         self._last_xy = np.zeros((0, 2))
         self._first_xy = np.zeros((0, 2))
         self._travel = np.zeros(0)  # farthest from where the visitor was first seen
+        self._dwell_s = np.zeros((0, len(layout.shelves)))  # seconds within reach of each shelf
         self._alias = np.zeros(0, np.int64)
         self._closed = np.zeros(0, bool)
         self._session = np.zeros(0, np.int64)  # -1 until the party is decided
@@ -169,10 +170,7 @@ class SessionTracker:
         everyone, at = np.unique(step.shopper_id[placed], return_index=True)
         self._note_first(t, everyone, step.floor[placed][at])
         ok = placed & (t - self.shoppers.first_seen(step.shopper_id) >= self.config.settle_s)
-        sids, inverse = np.unique(step.shopper_id[ok], return_inverse=True)
-        xy = np.zeros((len(sids), 2))
-        np.add.at(xy, inverse, step.floor[ok])
-        xy /= np.maximum(np.bincount(inverse, minlength=len(sids)), 1)[:, None]
+        sids, xy = _group_mean(step.shopper_id[ok], step.floor[ok])
         visitor = self.visitor_of(sids)
         new = np.flatnonzero((visitor < 0) & ~self._unexplained[sids])
         if len(new):
@@ -191,16 +189,16 @@ class SessionTracker:
         keep = visitor >= 0
         visitor, xy = visitor[keep], xy[keep]
         # one position per visitor this step: the mean of its shoppers'
-        vis, inv = np.unique(visitor, return_inverse=True)
-        pos = np.zeros((len(vis), 2))
-        np.add.at(pos, inv, xy)
-        pos /= np.bincount(inv, minlength=len(vis))[:, None]
+        vis, pos = _group_mean(visitor, xy)
         self._last_t[vis] = t
         self._last_xy[vis] = pos
         away = np.linalg.norm(pos - self._first_xy[vis], axis=1)
         self._travel[vis] = np.maximum(self._travel[vis], away)
         if len(vis) and t - self._last_sample >= self.config.sample_s:
             self._samples.append((t, vis, pos))
+            if len(self._shelves):
+                near = _distance_to_polygons(pos, self._shelves) <= self.config.shelf_reach_m
+                self._dwell_s[vis] += near * self.config.sample_s
             self._sample_t.append(t)
             self._last_sample = t
         self._decide_parties(t)
@@ -274,6 +272,7 @@ class SessionTracker:
         self._last_xy = np.concatenate([self._last_xy, xy[fresh]])
         self._first_xy = np.concatenate([self._first_xy, first_xy[fresh]])
         self._travel = np.concatenate([self._travel, np.zeros(n)])
+        self._dwell_s = np.concatenate([self._dwell_s, np.zeros((n, len(self._shelves)))])
         self._alias = np.concatenate([self._alias, first + np.arange(n, dtype=np.int64)])
         self._closed = np.concatenate([self._closed, np.zeros(n, bool)])
         self._session = np.concatenate([self._session, np.full(n, -1, np.int64)])
@@ -297,6 +296,7 @@ class SessionTracker:
                 continue  # decided into another party already: the session stands
             self._alias[self._alias == young] = old
             self._shoppers_of[old] |= self._shoppers_of[young]
+            self._dwell_s[old] += self._dwell_s[young]
             self._last_t[old] = max(self._last_t[old], self._last_t[young])
             self._enter_t[old] = min(self._enter_t[old], self._enter_t[young])
             if self._enter_door[old] == NO_DOOR:
@@ -382,37 +382,26 @@ class SessionTracker:
 
     def _record(self, members: list[int], t: float, at_end: bool) -> ObservedSession:
         v = np.asarray(sorted(members, key=lambda m: (self._enter_t[m], m)))
-        exit_door = self._near_doors(self._last_xy[v], self._door_out)
-        last = v[np.argmax(self._last_t[v])]
-        left = exit_door[np.argmax(self._last_t[v])] != NO_DOOR
+        last = v[np.argmax(self._last_t[v])]  # the last of the party seen
+        exit_door = int(self._near_doors(self._last_xy[last : last + 1], self._door_out)[0])
+        left = exit_door != NO_DOOR
         gone = left or not at_end  # at the end of a run, someone not at an exit is still in
         enter_door = self._enter_door[v[0]]
         doors = self.layout.entrances
+        dwell = self._dwell_s[v].sum(axis=0)
         return ObservedSession(
             store_id=self.layout.store_id,
             shopper_ids=[visitor_name(int(m)) for m in v],
             enter_t=float(self._enter_t[v].min()),
             exit_t=float(self._last_t[last]) if gone else None,
             entrance_id=doors[enter_door].entrance_id if enter_door != NO_DOOR else None,
-            exit_id=doors[exit_door[np.argmax(self._last_t[v])]].entrance_id if left else None,
+            exit_id=doors[exit_door].entrance_id if left else None,
             shopper_tracks=[sorted(self._shoppers_of[int(m)]) for m in v],
-            dwell_s=self._dwell(v),
+            dwell_s={
+                shelf.shelf_id: round(float(d), 1)
+                for shelf, d in zip(self.layout.shelves, dwell, strict=True)
+                if d > 0
+            },
             decided_at=max(t, float(self._last_t[v].max())),
             provenance=self.provenance,
         )
-
-    def _dwell(self, visitors: np.ndarray) -> dict[str, float]:
-        """Seconds the party's visitors spent within `shelf_reach_m` of each shelf."""
-        if not self._shelves or not self._samples:
-            return {}
-        dwell = np.zeros(len(self._shelves))
-        for _, vis, pos in self._samples:  # the path samples: a few per second
-            mine = np.isin(self._alias[vis], visitors)
-            if mine.any():
-                near = _distance_to_polygons(pos[mine], self._shelves) <= self.config.shelf_reach_m
-                dwell += near.any(axis=0) * self.config.sample_s
-        return {
-            s.shelf_id: round(float(d), 1)
-            for s, d in zip(self.layout.shelves, dwell, strict=True)
-            if d > 0
-        }

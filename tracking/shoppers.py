@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from storelens.boxes import foot_points
 from storelens.detections import PERSON, Detections
 from storelens.tracking.standing import HEAD_M, SHORT, StandingPoints
 
@@ -88,27 +87,12 @@ class ShopperStep:
     primary: np.ndarray  # (N,) False for a second box on a person (it has the person's id)
 
 
-def floor_points(
-    geometries: dict[str, CameraGeometry], cams: np.ndarray, xyxy: np.ndarray
-) -> np.ndarray:
-    """(N,2) floor point of each box: its foot point through its camera's calibration; NaN
-    for a camera without one."""
-    floor = np.full((len(cams), 2), np.nan)
-    feet = foot_points(xyxy)
-    for camera in np.unique(cams).tolist():  # per camera, never per track
-        geo = geometries.get(camera)
-        if geo is not None:
-            mine = cams == camera
-            floor[mine] = geo.image_to_floor(feet[mine])
-    return floor
-
-
 def duplicate_parents(cam_index: np.ndarray, xyxy: np.ndarray, min_ios: float) -> np.ndarray:
     """(N,) for each box, the larger box of the same camera that covers at least `min_ios` of
     it (a second box the detector put on one person: a part of the body, a duplicate NMS
     kept), else -1. A covering box that is itself covered hands on its own parent."""
     n = len(xyxy)
-    if n < 2:
+    if n < 2 or min_ios > 1.0:  # no box covers more than all of another
         return np.full(n, -1)
     lt = np.maximum(xyxy[:, None, :2], xyxy[None, :, :2])
     rb = np.minimum(xyxy[:, None, 2:], xyxy[None, :, 2:])

@@ -1,20 +1,19 @@
 """Where a person box stands on the floor: its foot point through the camera's calibration, or,
 where the feet cannot be in the box, its head point at a person's height.
 
+    floor = floor_points(geometries, camera_ids, xyxy)   # foot points only
     locate = StandingPoints(geometries)
-    floor, by_head = locate(camera_ids, xyxy)        # (N,2) metres, (N,) bool
+    floor, by_head = locate(camera_ids, xyxy)            # (N,2) metres, (N,) bool
 
-A box's bottom edge is the feet only when nothing hides them. Two things do here:
-- a **shelf** between the camera and the feet: the ray from the camera to the foot point passes
-  through a shelf's volume (its floor polygon up to its height, above the lowest
-  `ABOVE_FEET_M`: feet stand against shelves) on its way down, so the box ends
-  at the shelf's top edge and the foot point lands behind the shelf, far from the person;
-- the **image border**: a box cut by the bottom of the picture ends where the picture does.
-
-For those boxes the top edge is used instead: the ray through the box's top centre meets the
-plane at `head_m` (a person's height; shoppers are 1.55–1.95 m in the simulator), and the
-floor point is under that. Cameras with only a homography (no pose) keep the foot point.
-Everything is in arrays per camera; no loop over boxes.
+A box's bottom edge is the feet only when nothing hides them. It is not when the box is cut
+by the bottom of the picture, when its foot ray misses the floor, or when the box is far
+shorter (under `short` of it) than a person `head_m` tall standing on its foot point would
+be there: a shelf or another person hides the legs and the box ends above the feet, so its
+foot point lands behind the person. For those boxes the top edge is used instead: the ray
+through the box's top centre meets the plane at `head_m` (shoppers are 1.55–1.95 m in the
+simulator), and the floor point is under that. Only cameras at least `HEAD_CLEARANCE_M` above
+that plane use it (nearer, a head point says little); cameras with only a homography (no pose)
+keep the foot point. Everything is in arrays per camera; no loop over boxes.
 """
 
 from __future__ import annotations
@@ -34,6 +33,21 @@ HEAD_CLEARANCE_M = 1.0  # below this over the head plane a head point says littl
 SHORT = 0.9  # a box under this share of a standing person's height there has its feet hidden
 
 
+def floor_points(
+    geometries: dict[str, CameraGeometry], cams: np.ndarray, xyxy: np.ndarray
+) -> np.ndarray:
+    """(N,2) floor point of each box: its foot point through its camera's calibration; NaN
+    for a camera without one."""
+    floor = np.full((len(cams), 2), np.nan)
+    feet = foot_points(xyxy)
+    for camera in np.unique(cams).tolist():  # per camera, never per box
+        geo = geometries.get(camera)
+        if geo is not None:
+            mine = cams == camera
+            floor[mine] = geo.image_to_floor(feet[mine])
+    return floor
+
+
 class StandingPoints:
     """Floor points of person boxes, with the head used where the feet are hidden."""
 
@@ -50,15 +64,13 @@ class StandingPoints:
     def __call__(self, cams: np.ndarray, xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N,2) floor point of each box (NaN for a camera without calibration) and (N,) True
         where it comes from the head."""
-        floor = np.full((len(cams), 2), np.nan)
+        floor = floor_points(self.geometries, cams, xyxy)
         by_head = np.zeros(len(cams), bool)
-        feet = foot_points(xyxy)
         for camera in np.unique(cams).tolist():  # per camera, never per box
             geo = self.geometries.get(camera)
             if geo is None:
                 continue
             mine = np.flatnonzero(cams == camera)
-            floor[mine] = geo.image_to_floor(feet[mine])
             if not geo.has_pose or geo.position[2] - self.head_m < HEAD_CLEARANCE_M:
                 continue
             hidden = self._feet_hidden(geo, xyxy[mine], floor[mine])
